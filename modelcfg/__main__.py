@@ -1,0 +1,5 @@
+import sys
+
+from modelcfg.cli import main
+
+sys.exit(main())

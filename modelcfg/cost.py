@@ -1,0 +1,54 @@
+"""Pre-launch training cost estimate (torch-free, documented in docs/config-reference.md).
+
+    train_tokens = max_steps x batch_size x gradient_accumulation_steps x devices x max_seq_length
+                   (or ceil(epochs x examples) x max_seq_length when training by epochs)
+    flops        = 6 x parameters x train_tokens
+    gpu_hours    = flops / (assumed_tflops x 1e12 x 3600)
+
+It is an upper bound on purpose: every row is counted at full ``max_seq_length`` (packing
+only fills rows, it never adds any), and 6·N·T is the full-finetune FLOP count (forward 2N,
+backward 4N) although a LoRA backward skips the frozen weight gradients. A budget that fits
+this estimate fits the real run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+DEFAULT_ASSUMED_TFLOPS = 100.0
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    parameters: int
+    train_tokens: int
+    flops: float
+    gpu_hours: float
+    assumed_tflops: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CostUnknown(ValueError):
+    """The estimate needs a number the configs do not give (the message says which)."""
+
+
+def estimate(training: dict, parameters: int | None, examples: int | None,
+             assumed_tflops: float = DEFAULT_ASSUMED_TFLOPS) -> CostEstimate:
+    if parameters is None:
+        raise CostUnknown("the base Model does not give 'parameters' (its parameter count)")
+    seq = training["max_seq_length"]
+    if "max_steps" in training:
+        rows = (training["max_steps"] * training["batch_size"]
+                * training.get("gradient_accumulation_steps", 1) * training.get("devices", 1))
+    else:
+        if examples is None:
+            raise CostUnknown("training by epochs needs the number of examples of every "
+                              "dataset; give 'examples' for hub datasets or use max_steps")
+        rows = math.ceil(training["epochs"] * examples)
+    tokens = rows * seq
+    flops = 6.0 * parameters * tokens
+    return CostEstimate(parameters, tokens, flops, flops / (assumed_tflops * 1e12 * 3600),
+                        assumed_tflops)

@@ -1,0 +1,71 @@
+"""``modelcfg validate``: every problem in the repository's configs, in one run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from modelcfg.errors import Problem, UserError
+from modelcfg.semantics import check_workspace
+from modelcfg.workspace import FsTree, YAML_SUFFIXES, load_workspace
+
+
+def _selected(root: Path, paths: list[Path]) -> tuple[list[str], list[str]]:
+    """Repository-relative files and folder prefixes the user asked about."""
+    files, prefixes = [], []
+    for given in paths:
+        path = given.resolve()
+        if not path.exists():
+            raise UserError("MC001", f"{given}: no such file or folder", exit_code=2)
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            raise UserError("MC002", f"{given} is outside the repository {root}; run from "
+                            "inside it or pass --root", exit_code=2) from None
+        if path.is_dir():
+            prefixes.append("" if rel == "." else rel + "/")
+        elif rel.endswith(YAML_SUFFIXES) or path.suffix == ".jsonl":
+            files.append(rel)
+        else:
+            raise UserError("MC003", f"{given} is not a YAML file", exit_code=2)
+    return files, prefixes
+
+
+def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
+    """Problems in the whole repository, or only those reported in ``paths``.
+
+    Cross-file checks always see the whole repository (an adapter is checked against its
+    base model even when only the adapter is named), but only problems located in the
+    selected files are returned.
+    """
+    files, prefixes = _selected(root, list(paths))
+    tree = FsTree(root)
+    ws = load_workspace(tree, extra=[f for f in files if f.endswith(YAML_SUFFIXES)])
+    problems = ws.problems + check_workspace(ws)
+    if paths:
+        problems = [p for p in problems if p.path in files or p.path.startswith(tuple(prefixes))]
+    return sorted(set(problems))
+
+
+def render_text(problems: list[Problem]) -> str:
+    return "".join(p.render() + "\n" for p in problems)
+
+
+def render_json(problems: list[Problem]) -> str:
+    return json.dumps({"valid": not problems, "problems": [p.to_dict() for p in problems]},
+                      indent=2) + "\n"
+
+
+def _escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def render_github(problems: list[Problem]) -> str:
+    """GitHub Actions workflow commands: each problem becomes an annotation on the PR."""
+    return "".join(
+        f"::error file={_escape(p.path, True)},line={p.line},col={p.col},"
+        f"title={_escape(p.code, True)}::{_escape(p.message)}\n" for p in problems)
+
+
+RENDERERS = {"text": render_text, "json": render_json, "github": render_github}

@@ -1,0 +1,252 @@
+"""A repository's modelcfg documents, read from the working tree or from a git commit.
+
+Everything that reads configs goes through a *tree*: :class:`FsTree` for the working tree,
+:class:`GitTree` for a commit's objects. The gate uses the latter to read everything that
+judges a change from the base commit, whatever the head's working tree says.
+
+Layout (documented in docs/config-reference.md):
+
+    configs/models/*.yaml      kind: Model
+    configs/adapters/*.yaml    kind: Adapter
+    configs/datasets/*.jsonl   training data (referenced by path + sha256)
+    evals/suites/*.yaml        kind: EvalSuite
+    evals/contract.yaml        kind: Contract
+    evals/thresholds.yaml      kind: Thresholds
+    evals/tasks/<task>/        lm-eval task YAML + data (lm-eval's format, not modelcfg's)
+    evals/baselines/           gate evidence (JSON)
+
+Any ``*.yaml``/``*.yml`` under ``configs/`` or ``evals/`` (except ``evals/tasks/``) is a
+modelcfg document; its ``kind`` says what it is, so the folders are a convention.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelcfg.errors import Problem, UserError
+from modelcfg.schema import check_document
+from modelcfg.yamlload import Loaded, load_bytes
+
+DOC_DIRS = ("configs", "evals")
+NOT_DOCS = ("evals/tasks/",)
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class PathProblem(ValueError):
+    """A referenced path that is absolute, climbs out with '..', or leaves via a symlink."""
+
+
+def check_relative(rel: str) -> str:
+    """Normalise a repository-relative path from a config, or raise PathProblem."""
+    if not rel or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
+        raise PathProblem(f"{rel!r} is absolute; give a path relative to the repository root")
+    parts = rel.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise PathProblem(f"{rel!r} climbs out with '..'; give a path inside the repository")
+    return posixpath.normpath("/".join(parts))
+
+
+class FsTree:
+    """The working tree of a repository (or any folder)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+
+    def __repr__(self) -> str:
+        return "working tree"
+
+    def documents(self) -> list[str]:
+        found = []
+        for top in DOC_DIRS:
+            base = self.root / top
+            for dirpath, dirnames, filenames in os.walk(base):
+                rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                     and not f"{rel_dir}/{d}/".startswith(NOT_DOCS))
+                found += [f"{rel_dir}/{f}" for f in filenames if f.endswith(YAML_SUFFIXES)]
+        return sorted(found)
+
+    def _inside(self, rel: str) -> Path:
+        path = self.root / check_relative(rel)
+        real = Path(os.path.realpath(path))
+        if real != self.root and self.root not in real.parents:
+            raise PathProblem(f"{rel!r} leads outside the repository through a symlink")
+        return real
+
+    def read(self, rel: str) -> bytes:
+        return self._inside(rel).read_bytes()
+
+    def is_file(self, rel: str) -> bool:
+        return self._inside(rel).is_file()
+
+    def is_dir(self, rel: str) -> bool:
+        return self._inside(rel).is_dir()
+
+    def list_dir(self, rel: str) -> list[str]:
+        return sorted(p.name for p in self._inside(rel).iterdir())
+
+    def local_path(self, rel: str) -> Path:
+        return self._inside(rel)
+
+
+class GitTree:
+    """The files of one commit, read from git objects (never the working tree)."""
+
+    def __init__(self, repo: Path, rev: str):
+        self.repo = Path(repo)
+        self.rev = rev
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", rev)
+        self._entries: dict[str, tuple[str, str]] = {}
+        for record in out.split(b"\0"):
+            if record:
+                meta, path = record.split(b"\t", 1)
+                mode, _, sha = meta.decode().split()
+                self._entries[path.decode()] = (mode, sha)
+        self._dirs = {posixpath.dirname(p) for p in self._entries}
+        for d in list(self._dirs):
+            while d:
+                d = posixpath.dirname(d)
+                self._dirs.add(d)
+
+    def __repr__(self) -> str:
+        return f"commit {self.rev}"
+
+    def _git(self, *args: str) -> bytes:
+        proc = subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True)
+        if proc.returncode:
+            raise UserError("MC401", f"git {' '.join(args[:2])} failed: "
+                            f"{proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout
+
+    def documents(self) -> list[str]:
+        return sorted(p for p in self._entries if p.endswith(YAML_SUFFIXES)
+                      and p.split("/", 1)[0] in DOC_DIRS and not p.startswith(NOT_DOCS))
+
+    def _resolve(self, rel: str) -> str:
+        path = check_relative(rel)
+        parts, done = path.split("/"), []
+        for i, part in enumerate(parts):
+            done.append(part)
+            entry = self._entries.get("/".join(done))
+            if entry and entry[0] == "120000":
+                target = self._git("cat-file", "blob", entry[1]).decode()
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(done)),
+                                                           target, *parts[i + 1:]))
+                if target.startswith("/") or joined.startswith("../") or joined == "..":
+                    raise PathProblem(f"{rel!r} leads outside the repository through a "
+                                      "symlink")
+                return self._resolve(joined)
+        return path
+
+    def read(self, rel: str) -> bytes:
+        path = self._resolve(rel)
+        entry = self._entries.get(path)
+        if entry is None:
+            raise FileNotFoundError(rel)
+        return self._git("cat-file", "blob", entry[1])
+
+    def is_file(self, rel: str) -> bool:
+        return self._resolve(rel) in self._entries
+
+    def is_dir(self, rel: str) -> bool:
+        return self._resolve(rel) in self._dirs
+
+    def list_dir(self, rel: str) -> list[str]:
+        prefix = self._resolve(rel).rstrip("/") + "/"
+        return sorted({p[len(prefix):].split("/", 1)[0] for p in self._entries
+                       if p.startswith(prefix)})
+
+    def blob_sha(self, rel: str) -> str | None:
+        entry = self._entries.get(self._resolve(rel))
+        return entry[1] if entry else None
+
+
+@dataclass
+class Document:
+    path: str
+    kind: str
+    name: str
+    data: dict
+    loaded: Loaded
+    valid: bool = True  # passed its schema; cross-file checks only trust valid documents
+
+    def locate(self, *path) -> tuple[int, int]:
+        return self.loaded.locate(path)
+
+
+@dataclass
+class Workspace:
+    tree: object
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> dict[str, Document]:
+        out: dict[str, Document] = {}
+        for doc in self.documents:
+            if doc.kind == kind:
+                out.setdefault(doc.name, doc)
+        return out
+
+    @property
+    def models(self) -> dict[str, Document]:
+        return self.of_kind("Model")
+
+    @property
+    def adapters(self) -> dict[str, Document]:
+        return self.of_kind("Adapter")
+
+    @property
+    def suites(self) -> dict[str, Document]:
+        return self.of_kind("EvalSuite")
+
+    def policy(self, kind: str) -> Document | None:
+        """The Contract or Thresholds document (there must be exactly one)."""
+        docs = self.of_kind(kind)
+        return next(iter(docs.values())) if len(docs) == 1 else None
+
+    def find(self, name_or_path: str, kind: str = "Adapter") -> Document:
+        for doc in self.documents:
+            if doc.kind == kind and (doc.name == name_or_path or doc.path == name_or_path):
+                return doc
+        raise UserError("MC404", f"no {kind} named or at {name_or_path!r}; `modelcfg validate` "
+                        "lists the documents it finds", exit_code=2)
+
+
+def load_document(tree, rel: str) -> tuple[Document | None, list[Problem]]:
+    try:
+        loaded = load_bytes(tree.read(rel), rel)
+    except UserError as err:
+        return None, [Problem(rel, err.line, err.col, err.code, err.message)]
+    except (OSError, PathProblem) as exc:
+        return None, [Problem(rel, 1, 1, "MC100", f"cannot read: {exc}")]
+    kind, problems = check_document(rel, loaded)
+    if kind is None:
+        return None, problems
+    name = loaded.value.get("name")
+    doc = Document(rel, kind, name if isinstance(name, str) else "", loaded.value, loaded,
+                   valid=not problems)
+    return doc, problems
+
+
+def load_workspace(tree, extra: list[str] = ()) -> Workspace:
+    """Load every document (plus ``extra`` paths) and check each against its schema."""
+    ws = Workspace(tree)
+    for rel in sorted(set(tree.documents()) | set(extra)):
+        doc, problems = load_document(tree, rel)
+        ws.problems += problems
+        if doc is not None:
+            ws.documents.append(doc)
+    return ws
+
+
+def repo_root(start: Path) -> Path:
+    """The enclosing git work tree's root, else ``start`` itself."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
