@@ -52,3 +52,23 @@ def estimate(training: dict, parameters: int | None, examples: int | None,
     flops = 6.0 * parameters * tokens
     return CostEstimate(parameters, tokens, flops, flops / (assumed_tflops * 1e12 * 3600),
                         assumed_tflops)
+
+
+def count_examples(path) -> int:
+    """Non-blank lines of a JSONL dataset file."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def estimate_cost(resolved: dict) -> CostEstimate:
+    """The pre-launch estimate for a :func:`~modelcfg.workspace.resolve_adapter` result."""
+    examples: int | None = 0
+    for entry in resolved["datasets"]:
+        if "abs_path" in entry:
+            count = count_examples(entry["abs_path"])
+        else:
+            count = entry.get("examples")
+        examples = None if examples is None or count is None else examples + count
+    caps = (resolved.get("contract") or {}).get("caps", {})
+    return estimate(resolved["adapter"]["training"], resolved["model_parameters"], examples,
+                    caps.get("assumed_tflops", DEFAULT_ASSUMED_TFLOPS))
