@@ -37,7 +37,8 @@ from modelcfg.errors import UserError
 
 RESULTS_FORMAT = "modelcfg-eval-results/1"
 STANDARD_PREFIX = "lm-eval:"
-_LOCAL_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+# The suite schema's task-name pattern; no '/' and no leading '.', so a local name is a folder.
+_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 # ----------------------------------------------------------------------------- task names
@@ -47,13 +48,12 @@ def split_task_names(tasks: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split suite task names into local task names and standard lm-eval task names."""
     local, standard = [], []
     for name in tasks:
-        if name.startswith(STANDARD_PREFIX):
-            standard.append(name[len(STANDARD_PREFIX):])
-        elif _LOCAL_NAME.match(name):
-            local.append(name)
-        else:
-            raise UserError("MC609", f"invalid task name {name!r}: a local task is lowercase "
-                            f"letters, digits and '_'; a standard one is '{STANDARD_PREFIX}<name>'")
+        standard_task = name.startswith(STANDARD_PREFIX)
+        bare = name[len(STANDARD_PREFIX):] if standard_task else name
+        if not _TASK_NAME.match(bare):
+            raise UserError("MC609", f"invalid task name {name!r}: letters, digits, '.', '_' "
+                            f"and '-', optionally prefixed '{STANDARD_PREFIX}'")
+        (standard if standard_task else local).append(bare)
     if not local and not standard:
         raise UserError("MC609", "no tasks to evaluate")
     return local, standard
