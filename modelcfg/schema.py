@@ -71,9 +71,24 @@ def _field(path) -> str:
     return out or "document"
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+# Names people carry over from other tools, for "did you mean" where spelling is no help.
+ALIASES = {"rank": "r", "alpha": "lora_alpha", "dropout": "lora_dropout", "lr": "learning_rate",
+           "steps": "max_steps", "num_train_epochs": "epochs", "num_epochs": "epochs",
+           "targets": "target_modules", "modules": "target_modules", "model": "base",
+           "base_model": "base", "per_device_train_batch_size": "batch_size",
+           "max_length": "max_seq_length", "seq_len": "max_seq_length",
+           "scheduler": "lr_scheduler", "lr_scheduler_type": "lr_scheduler",
+           "bf16": "precision", "fp16": "precision", "num_gpus": "devices",
+           "max_seq_len": "max_seq_length", "gradient_accumulation": "gradient_accumulation_steps"}
+
+
+def suggest(word: str, choices) -> str:
+    choices = list(choices)
+    alias = ALIASES.get(word)
+    if alias in choices:
+        return f" (did you mean {alias!r}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _branch_errors(error) -> list:
@@ -117,7 +132,7 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
                 continue
             kline, kcol = loaded.locate(path + [key])
             out.append(Problem(doc_path, kline, kcol, "MC202",
-                               f"unknown key {key!r} in {where}{_suggest(key, allowed)}"))
+                               f"unknown key {key!r} in {where}{suggest(key, allowed)}"))
         return out
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -131,7 +146,8 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
                         f"{where} must be {want}, not {_type_of(error.instance)}")]
     if v in ("oneOf", "anyOf"):
         fields = _exclusive_fields(error)
-        if fields:
+        given = error.instance if isinstance(error.instance, dict) else {}
+        if fields and sum(f in given for f in fields) != 1:
             return [Problem(doc_path, line, col, "MC206",
                             f"{where} must set exactly one of {', '.join(fields)}")]
         out = []
@@ -147,7 +163,7 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
 def _range_message(error) -> str:
     v, want, got = error.validator, error.validator_value, error.instance
     if v == "enum":
-        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{_suggest(str(got), map(str, want))}"
+        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{suggest(str(got), map(str, want))}"
     if v == "const":
         return f"must be {want!r}, not {got!r}"
     if v == "pattern":
@@ -185,7 +201,7 @@ def check_document(doc_path: str, loaded: Loaded) -> tuple[str | None, list[Prob
         line, col = loaded.locate(["kind"])
         what = "missing" if kind is None else f"{kind!r} is unknown"
         return None, [Problem(doc_path, line, col, "MC201", f"kind {what}; expected one of "
-                              f"{', '.join(KINDS)}{_suggest(str(kind), KINDS)}")]
+                              f"{', '.join(KINDS)}{suggest(str(kind), KINDS)}")]
     problems: list[Problem] = []
     for error in _validator(kind).iter_errors(data):
         problems.extend(_problems(error, doc_path, loaded))

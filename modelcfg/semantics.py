@@ -13,7 +13,7 @@ import json
 from modelcfg import cost, families, globs
 from modelcfg.builtin import BUILTIN
 from modelcfg.errors import Problem
-from modelcfg.schema import _suggest
+from modelcfg.schema import suggest
 from modelcfg.workspace import Document, PathProblem, Workspace
 
 SFT_KEYS = ("prompt", "completion")
@@ -103,16 +103,16 @@ class Checker:
     def check_adapter(self, doc: Document, contract: Document | None) -> None:
         data = doc.data
         model = self.ws.models.get(data["base"])
-        if model is None:
+        if model is None and not self.ws.unreadable:
             self.add(doc, ("base",), "MC301", f"base model {data['base']!r} not found"
-                     f"{_suggest(data['base'], self.ws.models)}; define it in configs/models/")
+                     f"{suggest(data['base'], self.ws.models)}; define it in configs/models/")
         model = model if model is not None and model.valid else None
         self.check_lora(doc, model)
         examples = self.check_datasets(doc, contract)
         for i, suite in enumerate(data["evals"]["suites"]):
-            if suite not in self.ws.suites:
+            if suite not in self.ws.suites and not self.ws.unreadable:
                 self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} not "
-                         f"found{_suggest(suite, self.ws.suites)}; define it in evals/suites/")
+                         f"found{suggest(suite, self.ws.suites)}; define it in evals/suites/")
         training = data["training"]
         if training.get("dpo_beta") is not None and data.get("method", "sft") != "dpo":
             self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
@@ -141,7 +141,7 @@ class Checker:
             for i, name in enumerate(targets):
                 if name not in known:
                     self.add(doc, ("lora", "target_modules", i), "MC302", f"{family} models "
-                             f"have no module {name!r}{_suggest(name, known)}; "
+                             f"have no module {name!r}{suggest(name, known)}; "
                              f"linear layers are: {', '.join(spec['linear'])}")
             if spec.get("conv1d") and not lora.get("fan_in_fan_out"):
                 self.add(doc, ("lora", "target_modules"), "MC302", f"{family} uses Conv1D "
@@ -149,7 +149,7 @@ class Checker:
         for i, name in enumerate(lora.get("modules_to_save", [])):
             if name not in known:
                 self.add(doc, ("lora", "modules_to_save", i), "MC302", f"{family} models "
-                         f"have no module {name!r}{_suggest(name, known)}")
+                         f"have no module {name!r}{suggest(name, known)}")
         facts = {**BUILTIN.get(model.data["source"].get("builtin"), {}), **model.data}
         hidden, layers = facts.get("hidden_size"), facts.get("num_layers")
         if hidden is not None and r > hidden:
@@ -290,7 +290,7 @@ class Checker:
         if not exists:
             known = local_tasks(self.ws)
             self.add(doc, where, "MC307", f"eval task {task!r} not found in evals/tasks/"
-                     f"{_suggest(task, known)}")
+                     f"{suggest(task, known)}")
 
     def check_thresholds(self, doc: Document) -> None:
         suite_tasks = {t for s in self.ws.suites.values() if isinstance(s.data.get("tasks"), list)
@@ -300,7 +300,7 @@ class Checker:
                 if task not in suite_tasks:
                     self.add(doc, (section, task), "MC307", f"threshold for task {task!r}, "
                              "which no eval suite runs"
-                             f"{_suggest(task, suite_tasks)}")
+                             f"{suggest(task, suite_tasks)}")
 
     def check_forbidden(self, doc: Document, contract: Document | None) -> None:
         if contract is None:

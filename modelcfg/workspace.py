@@ -183,6 +183,9 @@ class Workspace:
     tree: object
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Files that could not be parsed into a document: their names are unknown, so
+    # "not found" reference errors are held back until they are fixed.
+    unreadable: list[str] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> dict[str, Document]:
         out: dict[str, Document] = {}
@@ -240,6 +243,8 @@ def load_workspace(tree, extra: list[str] = ()) -> Workspace:
         ws.problems += problems
         if doc is not None:
             ws.documents.append(doc)
+        else:
+            ws.unreadable.append(rel)
     return ws
 
 

@@ -196,6 +196,9 @@ def loads(text: str, path: str) -> Loaded:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
+        if "nesting depth" in what:  # libyaml's own guard fired before ours
+            raise _fail("MC107", f"nested deeper than {MAX_DEPTH} levels; flatten the "
+                        "structure", path, mark) from None
         raise _fail("MC103", f"YAML syntax error: {what}", path, mark) from None
     except yaml.YAMLError as exc:
         raise UserError("MC103", f"YAML error: {exc}", path=path, line=1, col=1) from None

@@ -1,0 +1,45 @@
+"""Real git repositories for tests: a work tree with a local bare remote, no mocks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+GOLDEN = Path(__file__).parent / "golden"
+GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def git(repo: Path, *args: str, env: dict | None = None) -> str:
+    import os
+
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env=full_env)
+    if proc.returncode:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+def make_repo(tmp: Path, source: Path | None = None, name: str = "work") -> Path:
+    """A git work tree (copy of ``source``) with one commit, pushed to a local bare remote."""
+    repo = tmp / name
+    if source is not None:
+        shutil.copytree(source, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        repo.mkdir()
+    remote = tmp / f"{name}-remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    return repo
+
+
+def commit_all(repo: Path, message: str, env: dict | None = None) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
+    return git(repo, "rev-parse", "HEAD")
