@@ -23,8 +23,11 @@ MIN_ALPHA_RATIO = 1 / 16
 
 
 class Checker:
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, focus=None):
         self.ws = ws
+        # With a focus (paths the user asked about), per-document checks run only for the
+        # documents whose problems could be reported: cheap single-file validation.
+        self.focus = focus
         self.problems: list[Problem] = []
         self._datasets: dict[str, tuple[str, int] | None] = {}
 
@@ -38,7 +41,7 @@ class Checker:
         contract = self.check_policy("Contract")
         thresholds = self.check_policy("Thresholds")
         for doc in self.ws.documents:
-            if not doc.valid:
+            if not doc.valid or not self.in_focus(doc):
                 continue
             if doc.kind == "Model":
                 self.check_model(doc, contract)
@@ -47,9 +50,15 @@ class Checker:
             elif doc.kind == "EvalSuite":
                 self.check_suite(doc)
             self.check_forbidden(doc, contract)
-        if thresholds is not None and thresholds.valid:
+        if thresholds is not None and thresholds.valid and self.in_focus(thresholds):
             self.check_thresholds(thresholds)
         return self.problems
+
+    def in_focus(self, doc: Document) -> bool:
+        if self.focus is None or self.focus(doc.path):
+            return True
+        datasets = doc.data.get("datasets") if doc.kind == "Adapter" else None
+        return any(self.focus(d.get("path", "")) for d in datasets or [] if isinstance(d, dict))
 
     def check_unique_names(self) -> None:
         seen: dict[tuple[str, str], Document] = {}
@@ -344,5 +353,6 @@ def local_tasks(ws: Workspace) -> list[str]:
         return []
 
 
-def check_workspace(ws: Workspace) -> list[Problem]:
-    return Checker(ws).run()
+def check_workspace(ws: Workspace, focus=None) -> list[Problem]:
+    """Every cross-file problem; with ``focus(path) -> bool``, only those it can select."""
+    return Checker(ws, focus).run()

@@ -39,11 +39,16 @@ def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
     selected files are returned.
     """
     files, prefixes = _selected(root, list(paths))
-    tree = FsTree(root)
-    ws = load_workspace(tree, extra=[f for f in files if f.endswith(YAML_SUFFIXES)])
-    problems = ws.problems + check_workspace(ws)
-    if paths:
-        problems = [p for p in problems if p.path in files or p.path.startswith(tuple(prefixes))]
+
+    def focus(path: str) -> bool:
+        return path in files or path.startswith(tuple(prefixes))
+
+    if not paths:
+        focus = None
+    ws = load_workspace(FsTree(root), [f for f in files if f.endswith(YAML_SUFFIXES)], focus)
+    problems = ws.problems + check_workspace(ws, focus)
+    if focus is not None:
+        problems = [p for p in problems if focus(p.path)]
     return sorted(set(problems))
 
 

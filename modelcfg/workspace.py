@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +61,24 @@ class FsTree:
         return "working tree"
 
     def documents(self) -> list[str]:
-        found = []
-        for top in DOC_DIRS:
-            base = self.root / top
-            for dirpath, dirnames, filenames in os.walk(base):
-                rel_dir = Path(dirpath).relative_to(self.root).as_posix()
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                                     and not f"{rel_dir}/{d}/".startswith(NOT_DOCS))
-                found += [f"{rel_dir}/{f}" for f in filenames if f.endswith(YAML_SUFFIXES)]
+        found: list[str] = []
+        self._plain: set[str] = set()  # regular files reached without any symlink
+        stack = [d for d in DOC_DIRS if os.path.isdir(self.root / d)
+                 and not os.path.islink(self.root / d)]
+        while stack:
+            rel_dir = stack.pop()
+            with os.scandir(self.root / rel_dir) as entries:
+                for entry in entries:
+                    rel = f"{rel_dir}/{entry.name}"
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if not (rel + "/").startswith(NOT_DOCS):
+                            stack.append(rel)
+                    elif entry.name.endswith(YAML_SUFFIXES):
+                        found.append(rel)
+                        if entry.is_file(follow_symlinks=False):
+                            self._plain.add(rel)
         return sorted(found)
 
     def _inside(self, rel: str) -> Path:
@@ -78,6 +89,9 @@ class FsTree:
         return real
 
     def read(self, rel: str) -> bytes:
+        if rel in getattr(self, "_plain", ()):
+            with open(os.path.join(self.root, rel), "rb") as fh:
+                return fh.read()
         return self._inside(rel).read_bytes()
 
     def is_file(self, rel: str) -> bool:
@@ -171,7 +185,7 @@ class Document:
     kind: str
     name: str
     data: dict
-    loaded: Loaded
+    loaded: Loaded | None  # None for a peeked stub (see _peek_adapter)
     valid: bool = True  # passed its schema; cross-file checks only trust valid documents
 
     def locate(self, *path) -> tuple[int, int]:
@@ -235,10 +249,36 @@ def load_document(tree, rel: str) -> tuple[Document | None, list[Problem]]:
     return doc, problems
 
 
-def load_workspace(tree, extra: list[str] = ()) -> Workspace:
-    """Load every document (plus ``extra`` paths) and check each against its schema."""
+_PEEK_KIND = re.compile(rb"^kind:[ \t]*[\"']?Adapter[\"']?[ \t]*(?:#.*)?$", re.M)
+_PEEK_NAME = re.compile(rb"^name:[ \t]*[\"']?([a-z0-9][a-z0-9._-]*)[\"']?[ \t]*(?:#.*)?$", re.M)
+
+
+def _peek_adapter(tree, rel: str) -> Document | None:
+    """Kind and name of a plain top-level adapter file, without parsing it. Nothing refers
+    to adapters, so outside the focus only their names matter (for uniqueness)."""
+    try:
+        raw = tree.read(rel)
+    except (OSError, PathProblem):
+        return None
+    name = _PEEK_NAME.findall(raw)
+    if len(_PEEK_KIND.findall(raw)) != 1 or len(name) != 1:
+        return None
+    return Document(rel, "Adapter", name[0].decode(), {}, None, valid=False)
+
+
+def load_workspace(tree, extra: list[str] = (), focus=None) -> Workspace:
+    """Load every document (plus ``extra`` paths) and check each against its schema.
+
+    With ``focus(path) -> bool``, adapters outside the focus are only peeked at for their
+    name; everything else is loaded in full since other documents may refer to it.
+    """
     ws = Workspace(tree)
     for rel in sorted(set(tree.documents()) | set(extra)):
+        if focus is not None and not focus(rel):
+            stub = _peek_adapter(tree, rel)
+            if stub is not None:
+                ws.documents.append(stub)
+                continue
         doc, problems = load_document(tree, rel)
         ws.problems += problems
         if doc is not None:
