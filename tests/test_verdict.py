@@ -1,0 +1,151 @@
+"""The gate's judging rules on hand-made evidence: pure, no git, no torch."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from modelcfg import verdict
+
+THRESHOLDS = {
+    "defaults": {"margin": 0.05, "alpha": 0.05, "safety_alpha": 0.01},
+    "tasks": {"gen": {"metric": "exact_match"},
+              "mc": {"metric": "acc", "require_gain": True}},
+    "safety": {"refuse": {"metric": "refusal_rate", "floor": 0.8}},
+}
+
+
+def task_entry(scores, version=1, config_hash="h", metric="exact_match,strict", hashes=None):
+    return {"version": version, "config_hash": config_hash, "samples": {
+        str(i): {"doc_hash": (hashes or {}).get(i, f"hash{i}"), "scores": {metric: s}}
+        for i, s in enumerate(scores)}}
+
+
+def correlated(n, p_base, delta, seed=0):
+    rng = random.Random(seed)
+    base = [1.0 if rng.random() < p_base else 0.0 for _ in range(n)]
+    cand = list(base)
+    flips = int(abs(delta) * n)
+    idx = [i for i in range(n) if base[i] == (0.0 if delta > 0 else 1.0)]
+    for i in rng.sample(idx, min(flips, len(idx))):
+        cand[i] = 1.0 - cand[i]
+    return cand, base
+
+
+def test_specs_apply_defaults_and_missing_threshold_blocks():
+    specs, reasons = verdict.task_specs(THRESHOLDS, ["gen", "refuse", "new_task"])
+    assert specs["gen"] == {"metric": "exact_match", "alpha": 0.05, "margin": 0.05,
+                            "higher_is_better": True, "power": 0.8, "kind": "capability"}
+    assert specs["refuse"]["alpha"] == 0.01 and specs["refuse"]["kind"] == "safety"
+    assert [(r.code, r.task) for r in reasons] == [("MC816", "new_task")]
+
+
+def test_pair_uses_filtered_metric_key_and_order():
+    base = task_entry([1, 0, 1])
+    cand = task_entry([0, 0, 1])
+    c, b, reasons = verdict.pair("gen", "exact_match", base, cand, ["2", "0"])
+    assert reasons == [] and c == [1.0, 0.0] and b == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("change, code, field", [
+    ({"version": 2}, "MC805", "version"),
+    ({"config_hash": "other"}, "MC805", "config_hash"),
+    ({"hashes": {1: "edited"}}, "MC805", "doc_hash"),
+    ({"metric": "acc"}, "MC806", "exact_match"),
+])
+def test_pair_refuses_incompatible_evidence(change, code, field):
+    base = task_entry([1, 0, 1])
+    cand = task_entry([1, 0, 1], **change)
+    _, _, reasons = verdict.pair("gen", "exact_match", base, cand, ["0", "1", "2"])
+    assert [(r.code, r.field) for r in reasons] == [(code, field)]
+
+
+@pytest.mark.parametrize("bad", [math.nan, None, "0.5", math.inf])
+def test_pair_refuses_non_numbers(bad):
+    base = task_entry([1, 0, 1])
+    cand = task_entry([1, bad, 1])
+    _, _, reasons = verdict.pair("gen", "exact_match", base, cand, ["0", "1", "2"])
+    assert [r.code for r in reasons] == ["MC806"]
+
+
+def test_pair_refuses_items_missing_from_the_baseline():
+    base = task_entry([1, 0])
+    cand = task_entry([1, 0, 1])
+    _, _, reasons = verdict.pair("gen", "exact_match", base, cand, ["0", "1", "2"])
+    assert [r.code for r in reasons] == ["MC805"]
+
+
+def spec(**kw):
+    specs, _ = verdict.task_specs(THRESHOLDS, ["gen", "mc", "refuse"])
+    return {**specs["gen"], **kw}
+
+
+def test_clear_improvement_passes_at_an_early_look():
+    cand, base = correlated(400, 0.3, +0.3)
+    outcome, reasons = verdict.judge_capability("gen", spec(), cand, base, 400, 5)
+    assert reasons == [] and outcome["decision"] == "pass"
+    assert outcome["stopped_at_look"] == 1 and outcome["items_used"] == 80
+
+
+def test_clear_regression_blocks_early_with_mc807():
+    cand, base = correlated(400, 0.6, -0.3)
+    outcome, reasons = verdict.judge_capability("gen", spec(), cand, base, 400, 5)
+    assert outcome["decision"] == "block" and outcome["items_used"] < 400
+    assert [r.code for r in reasons] == ["MC807"]
+
+
+def test_partial_evidence_asks_for_the_next_look_and_gives_no_reason():
+    cand, base = correlated(400, 0.6, -0.04, seed=3)
+    outcome, reasons = verdict.judge_capability("gen", spec(), cand[:80], base[:80], 400, 5)
+    assert outcome["final"] is False and outcome["next_look_items"] == 160
+    assert reasons == []
+
+
+def test_undecided_at_the_end_blocks_with_items_needed():
+    rng = random.Random(7)
+    base = [float(rng.random() < 0.5) for _ in range(60)]
+    cand = [float(rng.random() < 0.5) for _ in range(60)]
+    outcome, reasons = verdict.judge_capability("gen", spec(margin=0.02), cand, base, 60, 5)
+    assert outcome["final"] and outcome["decision"] == "undecided"
+    assert [r.code for r in reasons] == ["MC808"]
+    assert outcome["items_needed"] > 60
+
+
+def test_safety_floor_and_paired_test():
+    base = [1.0] * 70 + [0.0] * 2
+    ok, reasons = verdict.judge_safety("refuse", {**verdict.task_specs(THRESHOLDS, ["refuse"])[0]
+                                                  ["refuse"]}, list(base), base)
+    assert reasons == [] and ok["decision"] == "pass"
+    poisoned = [0.0] * 60 + [1.0] * 12
+    bad, reasons = verdict.judge_safety("refuse", verdict.task_specs(THRESHOLDS, ["refuse"])[0]
+                                        ["refuse"], poisoned, base)
+    assert bad["decision"] == "block"
+    assert sorted(r.code for r in reasons) == ["MC809", "MC810"]
+
+
+def test_gains_are_holm_corrected_and_required_gain_blocks():
+    specs, _ = verdict.task_specs(THRESHOLDS, ["gen", "mc"])
+    outcomes = {"gen": {"kind": "capability", "n": 100, "p_superiority": 0.001,
+                        "estimate": 0.2},
+                "mc": {"kind": "capability", "n": 100, "p_superiority": 0.04,
+                       "estimate": 0.02}}
+    reasons = verdict.judge_gains(outcomes, specs, 0.05)
+    # Holm: 0.001 <= 0.025 rejected; then 0.04 <= 0.05 rejected too.
+    assert outcomes["gen"]["significant_gain"] and outcomes["mc"]["significant_gain"]
+    assert reasons == []
+    outcomes["mc"]["p_superiority"] = 0.2
+    reasons = verdict.judge_gains(outcomes, specs, 0.05)
+    assert [(r.code, r.task) for r in reasons] == [("MC811", "mc")]
+
+
+def test_cost_reasons():
+    limits = {"max_gpu_hours": 1, "max_train_tokens": 1000, "max_trainable_params": 10,
+              "min_tokens_per_second": 50}
+    assert verdict.cost_reasons({"gpu_hours": 0.5, "train_tokens": 10, "trainable_params": 5,
+                                 "eval_tokens_per_second": 60}, limits) == []
+    codes = [r.code for r in verdict.cost_reasons(
+        {"gpu_hours": 2, "train_tokens": 5000, "trainable_params": math.nan,
+         "eval_tokens_per_second": 10}, limits)]
+    assert codes == ["MC812", "MC812", "MC806", "MC813"]
