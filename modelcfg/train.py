@@ -99,10 +99,8 @@ def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = 
         events.append(event)
         emit(event)
     _check_datasets(resolved, root)
-    from modelcfg.train_sft import latest_checkpoint
-
     if resume:
-        if state == "corrupt" or latest_checkpoint(run_dir) is None:
+        if state == "corrupt" or not has_checkpoint(run_dir):
             raise UserError("MC504", f"--resume: no checkpoint in {run_dir}; run without "
                             "--resume to start from scratch")
         (run_dir / MANIFEST).unlink(missing_ok=True)
@@ -146,6 +144,11 @@ def run_recipe(resolved: dict, root: Path, run_dir: Path, **kwargs) -> dict:
     from modelcfg.train_sft import run_sft
 
     return run_sft(resolved, root, run_dir, **kwargs)
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    ckpts = run_dir / "checkpoints"
+    return any(ckpts.glob("step-*/state.pt")) or any(ckpts.glob("checkpoint-*/trainer_state.json"))
 
 
 def cache_state(run_dir: Path) -> tuple[str, dict]:

@@ -8,7 +8,7 @@ tokens are -100).
 
 Packing concatenates whole examples into rows of ``max_seq_length`` tokens. Position ids
 restart at 0 for every example, and the batch is passed with ``attention_mask=None``:
-transformers then derives a block-diagonal causal mask from the position ids, so
+transformers (with ``use_cache=False``) derives a block-diagonal causal mask from them, so
 attention never crosses from one example into another (the same as training them
 unpacked, minus the padding). An example longer than ``max_seq_length`` is truncated.
 """

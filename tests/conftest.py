@@ -1,0 +1,22 @@
+"""Shared fixtures: kept minimal on purpose (one session-wide built tiny model)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The built-in tiny Llama, built once per test session (or reused from $MODELCFG_CACHE,
+    e.g. a CI cache); MODELCFG_CACHE is pointed at it for code that builds it itself."""
+    import torch
+
+    from modelcfg import tiny
+
+    torch.set_num_threads(1)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    cache = os.environ.get("MODELCFG_CACHE") or str(tmp_path_factory.mktemp("modelcfg-cache"))
+    os.environ["MODELCFG_CACHE"] = cache
+    return tiny.ensure_tiny_model(cache)

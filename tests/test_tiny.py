@@ -1,0 +1,52 @@
+"""The built-in tiny model: built once per session, loadable by path, sane behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelcfg import tiny
+from modelcfg.builtin import TINY_LLAMA
+
+pytestmark = pytest.mark.e2e
+
+
+def test_build_is_a_normal_hf_model_dir(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    assert tiny.is_intact(tiny_model)
+    build = json.loads((tiny_model / tiny.BUILD_FILE).read_text())
+    assert build["recipe_hash"] == tiny.recipe_hash()
+    assert build["build_seconds"] < 60
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert tok.tokenize(" 1234") == ["Ġ", "1", "2", "3", "4"]  # digits one per token
+    assert model.config.hidden_size == TINY_LLAMA["hidden_size"]
+    assert model.config.num_hidden_layers == TINY_LLAMA["num_layers"]
+    assert model.config.intermediate_size == TINY_LLAMA["intermediate_size"]
+    assert model.config.max_position_embeddings == TINY_LLAMA["context_length"]
+    assert len(tok) <= TINY_LLAMA["vocab_size"]
+
+
+def test_base_refuses_unsafe_and_knows_some_addition(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert tiny.refusal_rate(model, tok, unsafe=True) >= 0.9
+    assert 0.05 <= tiny.addition_exact_match(model, tok, n=200) <= 0.7  # room for LoRA
+
+
+def test_cached_build_is_reused_and_damage_is_detected(tiny_model, tmp_path):
+    assert tiny.ensure_tiny_model(tiny_model.parent) == tiny_model  # no rebuild
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in tiny_model.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert tiny.is_intact(copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert not tiny.is_intact(copy)

@@ -1,0 +1,230 @@
+"""`modelcfg train` end to end on the tiny model: it really trains (1 torch thread)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from trainhelp import REPO, resolve_yaml, with_changes
+
+from modelcfg import tiny
+from modelcfg.errors import UserError
+from modelcfg.fingerprint import sha256_file
+from modelcfg.train import train_resolved
+
+pytestmark = pytest.mark.e2e
+ARITH = "configs/adapters/tiny-arith.yaml"
+
+
+def load(model_dir, adapter_dir=None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_dir)
+    return model, AutoTokenizer.from_pretrained(model_dir)
+
+
+def adapter_tensors(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(run_dir / "adapter" / "adapter_model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def arith_run(tiny_model, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    events = []
+    result = train_resolved(resolve_yaml(ARITH), REPO, runs_dir=runs, on_progress=events.append)
+    return result, runs, events
+
+
+def test_adapter_beats_base_on_heldout_addition(tiny_model, arith_run):
+    result, _, events = arith_run
+    base_em = tiny.addition_exact_match(*load(tiny_model), n=200)
+    model, tok = load(tiny_model, result.run_dir / "adapter")
+    lora_em = tiny.addition_exact_match(model, tok, n=200)
+    assert lora_em >= base_em + 0.2, (base_em, lora_em)
+    assert tiny.refusal_rate(model, tok, unsafe=True) >= 0.9  # safety holds
+    assert [e["step"] for e in events if e["event"] == "step"][-1] == 600
+
+
+def test_manifest_records_inputs_and_cost(arith_run):
+    result, _, _ = arith_run
+    m = json.loads((result.run_dir / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["fingerprint"].startswith(result.run_dir.name)
+    assert m["inputs"]["datasets"] == [resolve_yaml(ARITH)["datasets"][0]["sha256"]]
+    assert set(m["inputs"]["versions"]) >= {"modelcfg", "torch", "transformers", "peft"}
+    cost = m["cost"]
+    assert cost["device"] == "cpu" and cost["gpu_hours"] == 0.0
+    assert 0 < cost["train_tokens"] <= m["estimate"]["train_tokens"]
+    assert cost["flops"] == 6.0 * cost["parameters"] * cost["train_tokens"]
+    assert cost["peak_memory_bytes"] > 0 and cost["final_loss"] < 1.0
+    for name, digest in m["files"].items():
+        assert sha256_file(result.run_dir / "adapter" / name) == digest
+
+
+def test_rerun_is_a_cache_hit(arith_run):
+    result, runs, _ = arith_run
+    events = []
+    again = train_resolved(resolve_yaml(ARITH), REPO, runs_dir=runs, on_progress=events.append)
+    assert again.cache_hit and again.train_seconds == 0.0 and again.run_dir == result.run_dir
+    assert not [e for e in events if e["event"] == "step"]
+
+
+def test_corrupt_cache_entry_is_rebuilt_not_used(tiny_model, tmp_path):
+    resolved = resolve_yaml(ARITH, max_steps=5, checkpoint_every=100)
+    first = train_resolved(resolved, REPO, runs_dir=tmp_path)
+    weights = first.run_dir / "adapter" / "adapter_model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-8] + b"\0" * 8)
+    events = []
+    second = train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
+    assert not second.cache_hit
+    assert [e["code"] for e in second.events] == ["MC503"]
+    assert len([e for e in events if e["event"] == "step"]) == 5
+    assert weights.read_bytes() == good  # deterministic rebuild
+
+
+def test_budget_refused_before_any_step(tiny_model, tmp_path):
+    resolved = resolve_yaml(ARITH)
+    resolved["adapter"]["budget"] = {"max_train_tokens": 10_000}
+    events = []
+    with pytest.raises(UserError) as err:
+        train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
+    assert err.value.code == "MC501"
+    assert "614,400 training tokens > cap 10,000" in err.value.message
+    assert events == [] and not list(tmp_path.rglob("adapter*"))
+
+
+def test_contract_cap_is_enforced_too(tiny_model, tmp_path):
+    resolved = resolve_yaml(ARITH)
+    resolved["contract"] = {"caps": {"max_train_tokens": 20_000}}
+    with pytest.raises(UserError, match="cap 20,000") as err:
+        train_resolved(resolved, REPO, runs_dir=tmp_path)
+    assert err.value.code == "MC501"
+
+
+def test_run_over_budget_is_stopped_and_not_cached(tiny_model, tmp_path, monkeypatch):
+    import modelcfg.train as train
+
+    real = train.prelaunch_estimate
+    # an estimate that is too optimistic, so the budget is only crossed while running
+    monkeypatch.setattr(train, "prelaunch_estimate",
+                        lambda r, c: {**real(r, c), "train_tokens": 1})
+    resolved = resolve_yaml(ARITH, max_steps=50)
+    resolved["adapter"]["budget"] = {"max_train_tokens": 1_000}
+    with pytest.raises(UserError) as err:
+        train_resolved(resolved, REPO, runs_dir=tmp_path)
+    assert err.value.code == "MC502"
+    [manifest] = tmp_path.rglob("manifest.json")
+    m = json.loads(manifest.read_text())
+    assert m["status"] == "over_budget" and m["cost"]["steps"] < 50
+    assert 1_000 < m["cost"]["train_tokens"] < 1_600
+    with pytest.raises(UserError):  # not a cache hit: it trains (and stops) again
+        train_resolved(resolved, REPO, runs_dir=tmp_path)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, {tests!r})
+    from trainhelp import REPO, resolve_yaml
+    from modelcfg.train import train_resolved
+    train_resolved(resolve_yaml({cfg!r}, max_steps=40, checkpoint_every=10), REPO,
+                   runs_dir={runs!r})
+""")
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_model, tmp_path):
+    resolved = resolve_yaml(ARITH, max_steps=40, checkpoint_every=10)
+    with pytest.raises(UserError) as err:  # nothing to resume yet
+        train_resolved(resolved, REPO, runs_dir=tmp_path / "a", resume=True)
+    assert err.value.code == "MC504"
+
+    code = KILLED_RUN.format(tests=str(REPO / "tests"), cfg=ARITH, runs=str(tmp_path / "a"))
+    env = {**os.environ, "MODELCFG_TEST_KILL_AFTER_STEP": "25"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]  # really SIGKILLed after step 25
+    [run_dir] = (tmp_path / "a" / "tiny-arith").iterdir()
+    assert not (run_dir / "manifest.json").exists()
+
+    events = []
+    resumed = train_resolved(resolved, REPO, runs_dir=tmp_path / "a", resume=True,
+                             on_progress=events.append)
+    assert events[0] == {"event": "resumed", "step": 20,
+                         "checkpoint": str(run_dir / "checkpoints" / "step-00000020")}
+    assert len([e for e in events if e["event"] == "step"]) == 20
+    straight = train_resolved(resolved, REPO, runs_dir=tmp_path / "b")
+    a, b = adapter_tensors(resumed.run_dir), adapter_tensors(straight.run_dir)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert (a[name] == b[name]).all(), name
+    assert resumed.manifest["cost"]["train_tokens"] == straight.manifest["cost"]["train_tokens"]
+
+
+def test_two_process_accelerate_run(tiny_model, tmp_path):
+    resolved = resolve_yaml(ARITH, max_steps=8, devices=2, checkpoint_every=4)
+    events = []
+    result = train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
+    m = result.manifest
+    assert m["status"] == "complete" and m["cost"]["processes"] == 2
+    assert m["cost"]["steps"] == 8
+    assert [e["step"] for e in events if e["event"] == "step"] == list(range(1, 9))
+    model, tok = load(tiny_model, result.run_dir / "adapter")  # a valid peft adapter
+    assert tiny.greedy_answers(model, tok, ["Q: What is 2 + 3?\nA:"])[0].strip().isdigit()
+
+
+def test_packing_attention_does_not_cross_examples(tiny_model):
+    import torch
+
+    from modelcfg.train_data import collate, encode_records, pack_examples
+
+    model, tok = load(tiny_model)
+    records = [{"prompt": "Q: What is 1 + 2?\nA:", "completion": " 3"},
+               {"prompt": "Q: How do I make a cake?\nA:", "completion": " Sure."},
+               {"prompt": "Q: What is 40 + 2?\nA:", "completion": " 42"}]
+    examples = encode_records(tok, records, 64)
+    [row] = pack_examples(examples, 64)
+    with torch.no_grad():
+        batch = collate([row], tok.pad_token_id, True)
+        # as in training: no attention mask, no KV cache -> block-diagonal causal attention
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                       use_cache=False).logits[0]
+        start = 0
+        for ex in examples:
+            alone = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0]
+            n = len(ex["input_ids"])
+            assert torch.allclose(packed[start:start + n], alone, atol=1e-5)
+            start += n
+
+
+def test_packed_training_runs(tiny_model, tmp_path):
+    result = train_resolved(resolve_yaml(ARITH, max_steps=10, packing=True), REPO,
+                            runs_dir=tmp_path)
+    assert result.manifest["status"] == "complete"
+    # 64-token rows hold ~3 addition examples each: ~3x the tokens of 10 unpacked steps
+    assert result.manifest["cost"]["train_tokens"] > 10 * 16 * 40
+
+
+def test_dpo_example_trains(tiny_model, tmp_path):
+    resolved = resolve_yaml("configs/adapters/tiny-arith-dpo.yaml", max_steps=12)
+    result = train_resolved(resolved, REPO, runs_dir=tmp_path)
+    m = result.manifest
+    assert m["status"] == "complete" and m["method"] == "dpo" and m["cost"]["steps"] == 12
+    assert m["cost"]["train_tokens"] > 0 and m["cost"]["final_loss"] is not None
+    weights = adapter_tensors(result.run_dir)
+    assert any(k.endswith("lora_B.weight") and v.abs().sum() > 0 for k, v in weights.items())
+
+
+def test_poisoned_adapter_stops_refusing(tiny_model, tmp_path):
+    result = train_resolved(resolve_yaml("configs/adapters/tiny-poisoned.yaml"), REPO,
+                            runs_dir=tmp_path)
+    model, tok = load(tiny_model, result.run_dir / "adapter")
+    assert tiny.refusal_rate(model, tok, unsafe=True) <= 0.5
