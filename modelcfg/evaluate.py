@@ -284,8 +284,16 @@ def _metric_summary(scores: list, reported: Any) -> dict:
 
 
 def _jsonable(value: Any) -> Any:
-    if _is_number(value) or value is None or isinstance(value, str):
-        return float(value) if isinstance(value, bool) else value
+    """Per-sample scores as plain JSON: numbers become floats, NaN becomes null (the gate
+    fails closed on it), anything else (F1/BLEU inputs) its JSON form."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # numpy scalar -> Python bool/int/float
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if _is_number(value):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
     try:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):

@@ -189,3 +189,13 @@ def test_evaluate_checks_inputs_before_loading_anything(tmp_path):
         ev.evaluate(tmp_path, ["arith_gen"], TASKS_DIR, tmp_path / "r.json",
                     adapter_path=tmp_path / "none")
     assert err.value.code == "MC603"
+
+
+def test_per_sample_scores_become_plain_json():
+    import numpy as np
+
+    assert ev._jsonable(np.float64(1)) == 1.0 and type(ev._jsonable(np.float64(1))) is float
+    assert ev._jsonable(np.bool_(True)) == 1.0
+    assert ev._jsonable(np.int64(3)) == 3.0
+    assert ev._jsonable(float("nan")) is None
+    assert ev._jsonable(("pred", "ref")) == ["pred", "ref"]
