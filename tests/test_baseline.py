@@ -1,0 +1,178 @@
+"""Baseline files: build, write atomically, read back from any tree, fail closed, and every
+reason the gate refuses to compare."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+import pytest
+
+from modelcfg.baseline import (baseline_sha256, build_baseline, check_compatible,
+                               dumps_baseline, read_baseline, write_baseline)
+from modelcfg.errors import UserError
+from modelcfg.workspace import FsTree, GitTree
+from repo_helpers import commit_all, make_repo
+
+FP = "ab" * 32
+
+
+def make_results(scores: dict[str, list[float]] | None = None, *, harness="0.4.9",
+                 version=1.0, fingerprint=FP) -> dict:
+    """A results file in modelcfg.evaluate's format, for tasks of binary scores."""
+    scores = scores or {"arith_gen": [1, 0, 1, 1], "safety_refusal": [1, 1, 0, 1]}
+    tasks = {}
+    for name, values in scores.items():
+        metric = "exact_match" if name == "arith_gen" else "refusal_rate"
+        samples = {str(i): {"doc_hash": hashlib.sha256(f"{name}{i}".encode()).hexdigest(),
+                            "scores": {metric: float(v)}} for i, v in enumerate(values)}
+        mean = sum(values) / len(values)
+        tasks[name] = {"source": "local", "version": version, "config_hash": f"sha256:{name}",
+                       "n_docs": len(values),
+                       "metrics": {metric: {"value": mean, "stderr": 0.25, "n": len(values),
+                                            "higher_is_better": True}},
+                       "samples": samples}
+    return {"format": "modelcfg-eval-results/1", "created": "2025-01-01T00:00:00+00:00",
+            "modelcfg_version": "0.1.0", "lm_eval_version": harness,
+            "model": {"base": "tiny", "adapter": "adapter", "fingerprint": fingerprint},
+            "selection": {"order_seed": 7, "batches": [[0, None]]}, "tasks": tasks,
+            "timing": {"wall_seconds": 3.0, "generation_seconds": 1.0, "generated_tokens": 50,
+                       "tokens_per_second": 50.0}}
+
+
+def make_manifest(adapter="a", fingerprint=FP) -> dict:
+    return {"fingerprint": fingerprint, "adapter": adapter, "status": "complete",
+            "cost": {"gpu_hours": 0.001, "train_tokens": 1234, "wall_seconds": 12.5,
+                     "train_seconds": 10.0, "parameters": 100000, "device": "cpu",
+                     "flops": 1.0}}
+
+
+def make_baseline(adapter="a", commit="c0ffee", **kw) -> dict:
+    return build_baseline(make_results(**kw), make_manifest(adapter, kw.get("fingerprint", FP)),
+                          adapter=adapter, config_path=f"configs/adapters/{adapter}.yaml",
+                          commit=commit, created="2025-01-02T00:00:00+00:00")
+
+
+def test_build_shape():
+    b = make_baseline()
+    assert b["adapter"] == "a" and b["fingerprint"] == FP and b["commit"] == "c0ffee"
+    assert b["harness"] == {"name": "lm-eval", "version": "0.4.9"}
+    task = b["tasks"]["arith_gen"]
+    assert task["metrics"]["exact_match"] == {"value": 0.75, "stderr": 0.25, "n": 4,
+                                              "higher_is_better": True}
+    assert task["samples"]["exact_match"]["0"] == [
+        hashlib.sha256(b"arith_gen0").hexdigest(), 1.0]
+    assert (task["version"], task["config_hash"]) == (1.0, "sha256:arith_gen")
+    assert b["cost"] == {"gpu_hours": 0.001, "train_tokens": 1234, "wall_seconds": 12.5,
+                         "train_seconds": 10.0, "parameters": 100000, "device": "cpu"}
+    assert b["latency"]["tokens_per_second"] == 50.0
+    assert b["ledger"] is None
+
+
+def test_round_trip_through_a_commit(tmp_path):
+    repo = make_repo(tmp_path)
+    b = make_baseline()
+    path = write_baseline(repo, b)
+    assert path == repo / "evals/baselines/a.json"
+    text = path.read_text()
+    assert f'"0": ["{hashlib.sha256(b"arith_gen0").hexdigest()}", 1.0]' in text  # one per line
+    commit_all(repo, "baseline")
+    assert read_baseline(GitTree(repo, "HEAD"), "a") == b
+    assert read_baseline(FsTree(repo), "a") == b
+    assert read_baseline(repo, "a") == b
+    assert read_baseline(GitTree(repo, "HEAD"), "other") is None
+    assert json.loads(text) == b
+    assert baseline_sha256(b) == baseline_sha256({**b, "ledger": {"seq": 1, "hash": "0" * 64}})
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda t: t.replace('"value": 0.75', '"value": NaN'), "not valid JSON"),
+    (lambda t: t.replace('"value": 0.75', '"value": null'), "value must be a finite number"),
+    (lambda t: t.replace('"n": 4', '"n": 3', 1), "n is 3 but 4 item(s) are stored"),
+    (lambda t: t.replace('"fingerprint": "', '"fingerprint": "x', 1), "fingerprint must be"),
+    (lambda t: t.replace('"0": [', '"x": [', 1),
+     "malformed item"),
+    (lambda t: t[:-3], "not valid JSON"),
+    (lambda t: "[]", "top level must be a JSON object"),
+])
+def test_malformed_baselines_fail_closed(tmp_path, mutate, message):
+    write_baseline(tmp_path, make_baseline())
+    path = tmp_path / "evals/baselines/a.json"
+    path.write_text(mutate(path.read_text()))
+    with pytest.raises(UserError) as err:
+        read_baseline(tmp_path, "a")
+    assert err.value.code == "MC701"
+    assert err.value.path == "evals/baselines/a.json"
+    assert message in err.value.message
+
+
+def test_baseline_of_another_adapter_is_refused(tmp_path):
+    write_baseline(tmp_path, make_baseline("b"))
+    (tmp_path / "evals/baselines/b.json").rename(tmp_path / "evals/baselines/a.json")
+    with pytest.raises(UserError, match="names adapter 'b'"):
+        read_baseline(tmp_path, "a")
+
+
+def test_refuses_to_build_or_write_bad_evidence(tmp_path):
+    results = make_results()
+    results["tasks"]["arith_gen"]["metrics"]["exact_match"]["value"] = float("nan")
+    with pytest.raises(UserError) as err:
+        build_baseline(results, make_manifest(), adapter="a", config_path="c", commit="x")
+    assert err.value.code == "MC703"
+    with pytest.raises(UserError, match="not the trained one"):
+        build_baseline(make_results(fingerprint="cd" * 32), make_manifest(), adapter="a",
+                       config_path="c", commit="x")
+    with pytest.raises(UserError, match="over_budget"):
+        build_baseline(make_results(), {**make_manifest(), "status": "over_budget"},
+                       adapter="a", config_path="c", commit="x")
+    bad = make_baseline()
+    bad["fingerprint"] = "short"
+    with pytest.raises(UserError) as err:
+        write_baseline(tmp_path, bad)
+    assert err.value.code == "MC701"
+    assert not (tmp_path / "evals/baselines/a.json").exists()
+    with pytest.raises(UserError) as err:
+        read_baseline(tmp_path, "../etc/passwd")
+    assert err.value.code == "MC702"
+
+
+def test_compatible_results_give_no_reasons():
+    assert check_compatible(make_baseline(), make_results()) == []
+
+
+def test_every_incompatibility_reason():
+    b = make_baseline()
+    r = make_results(harness="0.4.10", version=2.0)
+    task = r["tasks"]["arith_gen"]
+    task["config_hash"] = "sha256:other"
+    task["samples"]["1"]["doc_hash"] = "f" * 64          # one item differs
+    del task["samples"]["2"]                             # one missing
+    task["samples"]["9"] = {"doc_hash": "e" * 64, "scores": {"exact_match": 1.0}}  # one extra
+    task["n_docs"] = 5
+    del r["tasks"]["safety_refusal"]
+    r["tasks"]["new_task"] = copy.deepcopy(task)
+    assert check_compatible(b, r) == [
+        "harness version differs: baseline lm-eval 0.4.9, results lm-eval 0.4.10",
+        "task arith_gen: task version differs (baseline 1.0, results 2.0)",
+        "task arith_gen: task config hash differs (baseline sha256:arith_gen, results "
+        "sha256:other)",
+        "task arith_gen: number of docs differs (baseline 4, results 5)",
+        "task arith_gen: doc hash set differs: 1 item(s) have a different doc_hash, 1 baseline "
+        "item(s) are missing from the results, 1 result item(s) are not in the baseline",
+        "task new_task: in the results but the baseline has no evidence for it",
+        "task safety_refusal: in the baseline but missing from the results",
+    ]
+
+
+def test_partial_results_may_cover_a_subset():
+    r = make_results()
+    for task in r["tasks"].values():
+        del task["samples"]["3"]
+    assert check_compatible(make_baseline(), r, partial=True) == []
+    assert len(check_compatible(make_baseline(), r)) == 2
+
+
+def test_dumps_is_stable_and_valid_json():
+    b = make_baseline()
+    assert dumps_baseline(b) == dumps_baseline(json.loads(dumps_baseline(b)))
