@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model = (args.model or default_model()).resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        job = {"model": str(model), "adapter": str(args.adapter.resolve()) if args.adapter else None,
+        adapter = str(args.adapter.resolve()) if args.adapter else None
+        job = {"model": str(model), "adapter": adapter,
                "tasks": args.tasks, "tasks_dir": str(TASKS_DIR), "limit": args.limit,
                "batch_size": args.batch_size, "threads": args.threads, "cwd": tmp,
                "out": str(Path(tmp) / "out.json")}

@@ -207,9 +207,9 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
         "timing": {},
     }
     for name, task in loaded.items():
-        results["tasks"][name] = _task_result(
-            task, "local" if name in local else "lm-eval", raw["samples"].get(name, []) if name in to_run else [],
-            raw["results"].get(name, {}))
+        logged = raw["samples"].get(name, []) if name in to_run else []
+        results["tasks"][name] = _task_result(task, "local" if name in local else "lm-eval",
+                                              logged, raw["results"].get(name, {}))
     wall = time.perf_counter() - started
     results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
     write_results(results, out_path)

@@ -43,7 +43,8 @@ def test_split_task_names():
     assert ev.split_task_names(["a_1", "lm-eval:mmlu"]) == (["a_1"], ["mmlu"])
 
 
-@pytest.mark.parametrize("name", ["../arith_gen", ".hidden", "arith/gen", "", "hellaswag:x", "lm-eval:"])
+@pytest.mark.parametrize("name", ["../arith_gen", ".hidden", "arith/gen", "", "hellaswag:x",
+                                  "lm-eval:"])
 def test_bad_task_names_are_refused(name):
     with pytest.raises(UserError) as err:
         ev.task_index_args([name], TASKS_DIR)
