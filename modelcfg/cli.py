@@ -102,6 +102,80 @@ def schema(
         typer.echo(str(target))
 
 
+def _progress_printer(quiet: bool):
+    """Training events as a progress bar on a terminal, plain log lines otherwise (CI)."""
+    if quiet:
+        return None
+    from modelcfg.train_progress import make_reporter
+
+    return make_reporter(sys.stderr)
+
+
+@app.command()
+def train(
+    config: str = typer.Argument(..., help="Adapter name or path, e.g. "
+                                 "configs/adapters/tiny-arith.yaml."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached (default: "
+                                            ".modelcfg/runs in the repository)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its last "
+                                "checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Train a LoRA adapter (cached by fingerprint: the same inputs never train twice)."""
+    from modelcfg.train import train_adapter
+
+    result = train_adapter(_root(root), config, runs_dir=runs_dir, resume=resume,
+                           on_progress=_progress_printer(quiet))
+    cost = result.manifest.get("cost", {})
+    what = "cache hit, 0 training seconds" if result.cache_hit else (
+        f"trained in {result.train_seconds:.1f}s")
+    typer.echo(f"{result.run_dir}\n{what}; {cost.get('train_tokens', 0):,} tokens, final loss "
+               f"{cost.get('final_loss', float('nan')):.4f}")
+
+
+@app.command("eval")
+def eval_(
+    config: str = typer.Argument(..., help="Adapter name or path."),
+    run: Optional[Path] = typer.Option(None, help="Run directory to evaluate (default: the "
+                                       "finished run of the config's current fingerprint)."),
+    base_only: bool = typer.Option(False, "--base-only", help="Evaluate the base model "
+                                   "without the adapter."),
+    limit: Optional[int] = typer.Option(None, help="Items per task (after --offset)."),
+    offset: int = typer.Option(0, help="Skip this many items of the fixed order."),
+    seed: Optional[int] = typer.Option(None, help="Evaluate items in the fixed random order "
+                                       "of this seed (default: dataset order)."),
+    out: Optional[Path] = typer.Option(None, help="Results file (default: results.json in "
+                                       "the run directory)."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Evaluate an adapter (base + LoRA) on its suites' tasks with lm-eval."""
+    from modelcfg.evaluate import evaluate
+    from modelcfg.pipeline import completed_run, model_dir
+    from modelcfg.workspace import FsTree, load_workspace, resolve_adapter
+
+    repo = _root(root)
+    resolved = resolve_adapter(load_workspace(FsTree(repo)), config)
+    adapter_dir, fingerprint = None, {"base": resolved["model"]["name"]}
+    if not base_only:
+        if run is None:
+            run, manifest = completed_run(resolved, repo, runs_dir)
+            fingerprint["adapter"] = manifest.get("fingerprint")
+        adapter_dir = Path(run) / "adapter"
+    target = out or (Path(run) / "results.json" if run else repo / ".modelcfg" /
+                     f"{resolved['adapter']['name']}-base-results.json")
+    results = evaluate(model_dir(resolved["model"], repo), resolved["tasks"],
+                       repo / "evals" / "tasks", target, adapter_path=adapter_dir,
+                       model_fingerprint=fingerprint, order_seed=seed, offset=offset,
+                       limit=limit)
+    for task, entry in results["tasks"].items():
+        for metric, summary in entry["metrics"].items():
+            typer.echo(f"{task:<16} {metric:<24} {summary['value']:.4f} ± "
+                       f"{summary['stderr'] or 0:.4f}  (n={summary['n']})")
+    typer.echo(f"{target}  ({results['timing']['wall_seconds']:.1f}s)")
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     # Newer typer vendors click (its errors derive from TyperException); older typer raises
     # click's own exceptions.
