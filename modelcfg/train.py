@@ -229,7 +229,7 @@ def _check_datasets(resolved: dict, root: Path) -> None:
 
     for d in resolved["datasets"]:
         if "abs_path" not in d:
-            raise UserError("MC505", f"dataset {d.get('hub')!r}: hub datasets are not "
+            raise UserError("MC508", f"dataset {d.get('hub')!r}: hub datasets are not "
                             "supported by `modelcfg train` yet; commit the JSONL")
         actual = sha256_file(d["abs_path"])
         if actual != d["sha256"]:
