@@ -30,6 +30,7 @@ LEDGER = "evals/ledger.jsonl"
 GENESIS = "0" * 64
 ACTIONS = ("promote", "rollback")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _FIELDS = {"seq": int, "prev": str, "time": str, "action": str, "adapter": str, "commit": str,
            "baseline_sha256": str, "hash": str}
 
@@ -80,6 +81,8 @@ def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
             continue
         bad = [k for k, t in _FIELDS.items() if not isinstance(entry.get(k), t)
                or isinstance(entry.get(k), bool)]
+        if not bad and not _NAME.match(entry["adapter"]):
+            bad = ["adapter"]
         if bad:
             add("MC710", f"missing or mistyped field(s): {', '.join(bad)}")
         elif entry_hash(entry) != entry["hash"]:
@@ -134,7 +137,7 @@ def verify(tree_or_root) -> list[Problem]:
     by_seq = {e["seq"]: e for e in reversed(valid)}
     latest: dict[str, dict] = {}
     for e in valid:
-        if isinstance(e.get("adapter"), str):
+        if isinstance(e.get("adapter"), str) and _NAME.match(e["adapter"]):
             latest[e["adapter"]] = e
     line_of = {id(e): n for n, e in entries if e is not None}
     for adapter in list_baselines(tree):
@@ -188,6 +191,8 @@ def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> 
     for key in ("adapter", "commit"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise UserError("MC717", f"ledger entry needs a non-empty {key}")
+    if not _NAME.match(entry["adapter"]):
+        raise UserError("MC717", f"{entry['adapter']!r} is not a valid adapter name")
     if not isinstance(entry.get("baseline_sha256"), str) or not _HEX64.match(
             entry["baseline_sha256"]):
         raise UserError("MC717", "ledger entry needs baseline_sha256 (64 hex digits)")
