@@ -176,6 +176,160 @@ def eval_(
     typer.echo(f"{target}  ({results['timing']['wall_seconds']:.1f}s)")
 
 
+@app.command()
+def diff(
+    base: str = typer.Argument(..., help="Base git revision."),
+    head: Optional[str] = typer.Argument(None, help="Head revision (default: the working "
+                                         "tree)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Semantic config diff: changed fields per config and the impact (retrain /
+    re-evaluate / none), so a change that affects nothing spends no GPU time."""
+    import json
+
+    from modelcfg.diff import diff_trees, tree_for
+
+    repo = _root(root)
+    result = diff_trees(tree_for(repo, base), tree_for(repo, head))
+    if fmt is Format.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        sys.stdout.write(result.render_text())
+
+
+@app.command()
+def gate(
+    base: str = typer.Option(..., help="Base revision: everything that judges is read from "
+                             "it (contract, thresholds, baselines, suites)."),
+    head: str = typer.Option("HEAD", help="Head revision: the configs under test."),
+    out: Path = typer.Option(Path(".modelcfg/gate"), help="Folder for gate.json, report.md, "
+                             "history.png and evidence/."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Training cache (default: "
+                                            ".modelcfg/runs in the repository)."),
+    pr_author: Optional[str] = typer.Option(None, help="Pull request author (for the "
+                                            "contract's agent rules)."),
+    label: list[str] = typer.Option([], help="Pull request label (repeatable)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
+                               "path; json: gate.json on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Train, evaluate and judge every config the head changes. Exit 0 pass, 1 block,
+    2 error (an error blocks too)."""
+    from modelcfg.gate import GateSettings, dumps, run_gate
+
+    repo = _root(root)
+    settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=list(label))
+    report = run_gate(repo, base, head, out if out.is_absolute() else repo / out, settings,
+                      emit=_progress_printer(quiet))
+    if fmt is Format.json:
+        typer.echo(dumps(report))
+    else:
+        for cfg in report["configs"]:
+            typer.echo(f"{cfg['verdict'].upper():<6} {cfg['adapter']} ({cfg['impact']})")
+            for r in cfg["reasons"]:
+                typer.echo(f"       {r['code']} {r.get('task') or ''} {r['message']}")
+        for r in report["reasons"]:
+            typer.echo(f"{r['code']} {r['message']}")
+        typer.echo(f"gate: {report['verdict']}  ({out / 'report.md'})")
+    raise typer.Exit({"pass": 0, "block": 1}.get(report["verdict"], 2))
+
+
+@app.command()
+def promote(
+    evidence: Path = typer.Option(Path(".modelcfg/gate"), help="The gate's output folder "
+                                  "(gate.json + evidence/) for the merged head."),
+    actor: str = typer.Option(..., help="Who merged (recorded in the audit ledger)."),
+    adapter: Optional[str] = typer.Option(None, help="Only this adapter (default: every "
+                                          "passing adapter in gate.json)."),
+    remote: str = typer.Option("origin", help="Remote to push the promotion commit to."),
+    branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
+    pr_author: Optional[str] = typer.Option(None, help="Pull request author, for the ledger."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
+    entry is appended, in one commit pushed to the branch (racing promotions retry)."""
+    import json
+
+    from modelcfg.promote import promote as run
+
+    repo = _root(root)
+    folder = evidence if evidence.is_absolute() else repo / evidence
+    try:
+        report = json.loads((folder / "gate.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UserError("MC724", f"cannot read the gate's result: {err}",
+                        path=str(folder / "gate.json")) from None
+    if report.get("verdict") != "pass":
+        raise UserError("MC724", f"the gate's verdict is {report.get('verdict')!r}; only a "
+                        "passing change is promoted", path=str(folder / "gate.json"))
+    who = {"merged_by": actor, "pr_author": pr_author, "agent_authored": bool(report["agent"]),
+           "agent_evidence": report["agent"]}
+    done = 0
+    for cfg in report["configs"]:
+        if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):
+            continue
+        data = json.loads((folder / cfg["evidence"]).read_text())
+        data.pop("gate", None)
+        result = run(repo, adapter=cfg["adapter"], evidence=data, actor=who, remote=remote,
+                     branch=branch, verdict="pass")
+        done += 1
+        state = "already the baseline" if result.already else (
+            f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
+        typer.echo(f"promoted {cfg['adapter']}: {state}")
+    if not done:
+        typer.echo("nothing to promote: no adapter with new evidence")
+
+
+@app.command()
+def rollback(
+    config: str = typer.Argument(..., help="Adapter name."),
+    to: str = typer.Option(..., "--to", help="A revision at or after a promotion of it."),
+    actor: str = typer.Option(..., help="Who rolls back (recorded in the ledger)."),
+    reason: Optional[str] = typer.Option(None, help="Why (recorded in the ledger)."),
+    remote: str = typer.Option("origin", help="Remote to push to."),
+    branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Restore an earlier promoted config and its baseline, as a new ledger entry and a new
+    commit (history is never rewritten)."""
+    from modelcfg.promote import rollback as run
+
+    result = run(_root(root), adapter=config, to_rev=to, actor=actor, remote=remote,
+                 branch=branch, rationale=reason)
+    typer.echo(f"rolled back {config} to {to}: commit {str(result.commit)[:12]}, ledger "
+               f"#{(result.entry or {}).get('seq')}")
+
+
+audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    rev: Optional[str] = typer.Option(None, help="Check this commit's ledger (default: the "
+                                      "working tree)."),
+    history: bool = typer.Option(True, help="Also check that every commit only appended to "
+                                 "the ledger."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Detect edited, deleted, inserted or reordered ledger entries and baselines that do
+    not match their entry. Exit 0 clean, 1 on any finding."""
+    from modelcfg.ledger import verify, verify_history
+    from modelcfg.validate import render_text
+    from modelcfg.workspace import FsTree, GitTree
+
+    repo = _root(root)
+    problems = verify(GitTree(repo, rev) if rev else FsTree(repo))
+    if history and (repo / ".git").exists():
+        problems += verify_history(repo, rev or "HEAD")
+    sys.stdout.write(render_text(sorted(set(problems))))
+    if not problems:
+        typer.echo("ok: ledger and baselines are consistent", err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     # Newer typer vendors click (its errors derive from TyperException); older typer raises
     # click's own exceptions.

@@ -1,0 +1,545 @@
+"""`modelcfg gate --base REF --head REF`: train, evaluate, compare and decide, per changed config.
+
+Trust model: everything that judges — contract, thresholds, baselines, eval suites and task
+data — comes from the **base** commit's git objects; the head contributes only ``configs/``
+(the configs under test). The gate builds a *judge tree* for that (head ``configs/`` plus base
+``evals/``), validates it under the base policy, and fails closed: a missing, NaN, stale or
+incompatible piece of evidence blocks with a reason code (docs/gate.md).
+
+Per changed adapter: impact (``modelcfg.diff``) → validation → pre-launch cost → training
+(cached by fingerprint, so an unchanged PR spends 0 training seconds) → baseline from the
+base commit → evaluation in a fixed random order, look by look (group-sequential early
+stopping, ``modelcfg.verdict``) → cost and safety → verdict. Outputs ``gate.json``,
+``report.md``, a metric-history PNG and, for passing adapters, the evidence that
+``modelcfg promote`` turns into the next baseline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelcfg import globs, verdict
+from modelcfg.atomic import write_json
+from modelcfg.errors import UserError
+from modelcfg.verdict import Reason
+
+GATE_FORMAT = "modelcfg-gate/1"
+PASS, BLOCK, ERROR = "pass", "block", "error"
+
+
+@dataclass
+class ConfigVerdict:
+    adapter: str
+    path: str
+    impact: str
+    verdict: str = PASS
+    reasons: list[Reason] = field(default_factory=list)
+    tasks: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    baseline: dict = field(default_factory=dict)
+    evidence: str | None = None
+
+    def block(self, reasons) -> None:
+        self.reasons.extend(reasons)
+        if self.reasons:
+            self.verdict = BLOCK
+
+    def to_dict(self) -> dict:
+        return {"adapter": self.adapter, "path": self.path, "impact": self.impact,
+                "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons],
+                "tasks": self.tasks, "cost": self.cost, "train": self.train,
+                "baseline": self.baseline, "evidence": self.evidence}
+
+
+# ----------------------------------------------------------------------------- git helpers
+
+
+def _git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise UserError("MC401", f"git {' '.join(args)} failed: {proc.stderr.strip()}",
+                        exit_code=2)
+    return proc.stdout.strip()
+
+
+def resolve_rev(repo: Path, rev: str) -> str:
+    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+
+
+def extract(repo: Path, rev: str, folder: str, dest: Path) -> None:
+    """Write ``folder`` of commit ``rev`` under ``dest`` (nothing if the commit lacks it)."""
+    listing = _git(repo, "ls-tree", "--name-only", rev, folder)
+    if not listing:
+        return
+    data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev, folder],
+                          capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")  # refuses absolute paths, '..' and device files
+
+
+def judge_tree(repo: Path, base: str, head: str, dest: Path) -> Path:
+    """Head ``configs/`` + base ``evals/``: what the gate validates, trains and evaluates."""
+    import shutil
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    extract(repo, head, "configs", dest)
+    extract(repo, base, "evals", dest)
+    return dest
+
+
+def commit_identities(repo: Path, base: str, head: str) -> list[dict]:
+    """Author and committer of every commit in base..head, and the message trailers."""
+    fmt = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e"
+    out = _git(repo, "log", f"--format={fmt}", f"{base}..{head}")
+    commits = []
+    for record in out.split("\x1e"):
+        parts = record.strip("\n").split("\x1f")
+        if len(parts) == 6:
+            sha, an, ae, cn, ce, trailers = parts
+            commits.append({"sha": sha, "author": an, "author_email": ae, "committer": cn,
+                            "committer_email": ce,
+                            "trailers": [t for t in trailers.splitlines() if t.strip()]})
+    return commits
+
+
+def agent_authored(contract: dict, commits: list[dict], pr_author: str | None,
+                   labels: list[str]) -> list[str]:
+    """Why this change counts as agent-authored (empty: it does not)."""
+    rules = contract.get("agents") or {}
+    why = []
+    authors = rules.get("authors", [])
+    if pr_author and globs.matches_any(authors, pr_author):
+        why.append(f"pull request author {pr_author}")
+    for label in labels:
+        if globs.matches_any(rules.get("labels", []), label):
+            why.append(f"label {label}")
+    for c in commits:
+        for who in (c["author"], c["author_email"], c["committer"], c["committer_email"]):
+            if globs.matches_any(authors, who):
+                why.append(f"commit {c['sha'][:10]} by {who}")
+                break
+        for trailer in c["trailers"]:
+            if globs.matches_any(rules.get("trailers", []), trailer):
+                why.append(f"commit {c['sha'][:10]} trailer '{trailer}'")
+    return sorted(set(why))
+
+
+def agent_path_reasons(contract: dict, changed_paths: list[str]) -> list[Reason]:
+    rules = contract.get("agents") or {}
+    allowed, protected = rules.get("allowed_paths", []), contract.get("protected_paths", [])
+    reasons = []
+    for path in changed_paths:
+        if globs.matches_any(protected, path):
+            reasons.append(Reason("MC814", f"an agent-authored change edits the protected path "
+                                  f"{path}", field=path, threshold="contract.protected_paths"))
+        elif not globs.matches_any(allowed, path):
+            reasons.append(Reason("MC814", f"an agent-authored change edits {path}, outside the "
+                                  "contract's agents.allowed_paths", field=path,
+                                  threshold="contract.agents.allowed_paths"))
+    return reasons
+
+
+# ----------------------------------------------------------------------------- evidence
+
+
+def baseline_as_results(baseline: dict) -> dict:
+    """A baseline file's tasks in the results-file shape the verdict functions pair on."""
+    tasks = {}
+    for name, task in baseline.get("tasks", {}).items():
+        samples: dict[str, dict] = {}
+        for metric, items in task.get("samples", {}).items():
+            for doc_id, (doc_hash, score) in items.items():
+                entry = samples.setdefault(doc_id, {"doc_hash": doc_hash, "scores": {}})
+                entry["scores"][metric] = score
+        tasks[name] = {"version": task.get("version"), "config_hash": task.get("config_hash"),
+                       "n_docs": task.get("n_docs"), "samples": samples,
+                       "metrics": task.get("metrics", {})}
+    return {"lm_eval_version": (baseline.get("harness") or {}).get("version"), "tasks": tasks}
+
+
+def config_key(resolved: dict) -> str:
+    """What the trained result depends on in the configs alone (no library versions): used
+    to tell whether a baseline still describes the base commit's config."""
+    from modelcfg.fingerprint import (NON_RESULT_FIELDS, NON_RESULT_TRAINING_FIELDS,
+                                      canonical_json, sha256_bytes)
+
+    def strip(doc: dict) -> dict:
+        out = {k: v for k, v in doc.items() if k not in NON_RESULT_FIELDS}
+        if isinstance(out.get("training"), dict):
+            out["training"] = {k: v for k, v in out["training"].items()
+                               if k not in NON_RESULT_TRAINING_FIELDS}
+        return out
+
+    return sha256_bytes(canonical_json({
+        "adapter": strip(resolved["adapter"]), "model": strip(resolved["model"]),
+        "datasets": [d.get("sha256") or d.get("revision") for d in resolved["datasets"]]}))
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+class Evaluator:
+    """Evaluates one model (base + optional adapter) batch by batch, merging the results."""
+
+    def __init__(self, model_path: Path, adapter_path: Path | None, tasks_dir: Path,
+                 out_dir: Path, seed: int, fingerprint: dict, emit):
+        self.model_path, self.adapter_path = model_path, adapter_path
+        self.tasks_dir, self.out_dir, self.seed = tasks_dir, out_dir, seed
+        self.fingerprint, self.emit = fingerprint, emit
+        self.results: dict | None = None
+        self.done: dict[str, int] = {}  # task -> items evaluated (a prefix of the order)
+        self.batches = 0
+
+    def evaluate_to(self, wanted: dict[str, int]) -> None:
+        """Evaluate each task up to ``wanted[task]`` items of the fixed order."""
+        from modelcfg.evaluate import evaluate, merge_results
+
+        groups: dict[tuple[int, int], list[str]] = {}
+        for task, n in wanted.items():
+            have = self.done.get(task, 0)
+            if n > have:
+                groups.setdefault((have, n - have), []).append(task)
+        for (offset, limit), tasks in sorted(groups.items()):
+            self.batches += 1
+            out = self.out_dir / f"batch-{self.batches:03d}.json"
+            self.emit({"event": "eval_batch", "tasks": tasks, "offset": offset,
+                       "limit": limit})
+            part = evaluate(self.model_path, tasks, self.tasks_dir, out,
+                            adapter_path=self.adapter_path,
+                            model_fingerprint=self.fingerprint, order_seed=self.seed,
+                            offset=offset, limit=limit)
+            self.results = part if self.results is None else merge_results(self.results, part)
+            for task in tasks:
+                self.done[task] = offset + limit
+
+    def task(self, name: str) -> dict:
+        return (self.results or {}).get("tasks", {}).get(name, {})
+
+
+def fixed_order(n_docs: int, seed: int) -> list[str]:
+    from modelcfg.evaluate import item_order
+
+    return [str(i) for i in item_order(n_docs, seed)]
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+@dataclass
+class GateSettings:
+    runs_dir: Path | None = None
+    model_cache: Path | None = None
+    pr_author: str | None = None
+    labels: list[str] = field(default_factory=list)
+    complete_evidence: bool = True
+
+
+def run_gate(repo: Path, base: str, head: str, out_dir: Path,
+             settings: GateSettings | None = None, emit=None) -> dict:
+    """Judge every config the head changes against the base; returns ``gate.json``'s
+    content (also written to ``out_dir`` with ``report.md``)."""
+    settings = settings or GateSettings()
+    emit = emit or (lambda event: None)
+    started = time.perf_counter()
+    repo = Path(repo).resolve()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base_sha, head_sha = resolve_rev(repo, base), resolve_rev(repo, head)
+    fork = _git(repo, "merge-base", base_sha, head_sha)
+    report = {"format": GATE_FORMAT, "base": base_sha, "head": head_sha, "merge_base": fork,
+              "verdict": PASS, "reasons": [], "configs": [], "diff": None, "agent": [],
+              "notes": []}
+    try:
+        _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report)
+    except UserError as err:
+        report["verdict"] = ERROR
+        report["reasons"].append(Reason("MC820", err.render()).to_dict())
+    report["configs"] = [c.to_dict() if isinstance(c, ConfigVerdict) else c
+                         for c in report["configs"]]
+    if any(c["verdict"] == ERROR for c in report["configs"]):
+        report["verdict"] = ERROR
+    report["wall_seconds"] = round(time.perf_counter() - started, 2)
+    if report["verdict"] != ERROR:
+        blocked = report["reasons"] or any(c["verdict"] != PASS for c in report["configs"])
+        report["verdict"] = BLOCK if blocked else PASS
+    from modelcfg.report import write_report
+
+    write_report(out_dir, report, repo, base_sha)
+    return report
+
+
+def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> None:
+    from modelcfg.baseline import read_baseline
+    from modelcfg.diff import diff_trees
+    from modelcfg.semantics import check_workspace
+    from modelcfg.workspace import FsTree, GitTree, load_workspace
+
+    base_tree = GitTree(repo, base_sha)
+    changes = diff_trees(GitTree(repo, fork), GitTree(repo, head_sha))
+    report["diff"] = changes.to_dict()
+    judge = judge_tree(repo, base_sha, head_sha, out_dir / "judge-tree")
+    ws = load_workspace(FsTree(judge))
+    problems = ws.problems + check_workspace(ws)
+    contract, thresholds = ws.policy("Contract"), ws.policy("Thresholds")
+    if contract is None or thresholds is None or not (contract.valid and thresholds.valid):
+        raise UserError("MC820", "the base commit has no valid Contract and Thresholds under "
+                        "evals/; the gate has nothing to judge by", exit_code=2)
+    if changes.policy_paths:
+        report["notes"].append("policy paths changed in this change are ignored: the gate "
+                               "judges with the base commit's versions of "
+                               + ", ".join(changes.policy_paths))
+    why_agent = agent_authored(contract.data, commit_identities(repo, fork, head_sha),
+                               settings.pr_author, settings.labels)
+    report["agent"] = why_agent
+    if why_agent:
+        report["reasons"] += [r.to_dict() for r in
+                              agent_path_reasons(contract.data, changes.changed_paths)]
+    for change in changes:
+        if change.kind != "Adapter" or change.status == "removed":
+            continue
+        cv = ConfigVerdict(change.name, change.path, change.impact or "none")
+        report["configs"].append(cv)
+        try:
+            _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha,
+                           thresholds.data, out_dir, settings, emit, read_baseline)
+        except UserError as err:
+            cv.verdict = ERROR
+            cv.reasons.append(Reason("MC820", err.render(), config=cv.adapter))
+        emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
+
+
+def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, thresholds,
+                   out_dir, settings, emit, read_baseline) -> None:
+    from modelcfg.cost import estimate_cost
+    from modelcfg.workspace import resolve_adapter
+
+    doc = ws.adapters[cv.adapter]
+    mine = [p for p in problems if p.path == doc.path]
+    if mine or not doc.valid:
+        cv.block([Reason("MC801", p.render(), config=cv.adapter) for p in mine]
+                 or [Reason("MC801", "the config does not pass its schema", config=cv.adapter)])
+        return
+    try:
+        resolved = resolve_adapter(ws, cv.adapter)
+    except UserError as err:
+        cv.block([Reason("MC801", err.render(), config=cv.adapter)])
+        return
+    estimate = estimate_cost(resolved)
+    cv.cost["estimate"] = estimate.to_dict()
+    limits = thresholds.get("cost", {})
+    pre = []
+    for key, value in (("max_train_tokens", estimate.train_tokens),
+                       ("max_gpu_hours", estimate.gpu_hours)):
+        if limits.get(key) is not None and value > limits[key]:
+            pre.append(Reason("MC802", f"estimated {value:,.6g} exceeds thresholds cost.{key} "
+                              f"{limits[key]:,}; blocked before training", config=cv.adapter,
+                              field=f"training", threshold=f"cost.{key}"))
+    if pre:
+        cv.block(pre)
+        return
+    if cv.impact == "none":
+        cv.train = {"skipped": "no change that affects training or evaluation"}
+        return
+
+    # -- train (cached by fingerprint) -----------------------------------------------------
+    from modelcfg.train import train_resolved
+
+    runs_dir = settings.runs_dir or repo / ".modelcfg" / "runs"
+    try:
+        result = train_resolved(resolved, judge, runs_dir=runs_dir, on_progress=emit,
+                                model_cache=settings.model_cache)
+    except UserError as err:
+        code = "MC803" if err.code == "MC502" else ("MC802" if err.code == "MC501" else None)
+        if code is None:
+            raise
+        cv.block([Reason(code, err.message, config=cv.adapter, field="budget")])
+        return
+    manifest = result.manifest
+    cv.train = {"run_dir": str(result.run_dir), "cache_hit": result.cache_hit,
+                "train_seconds": result.train_seconds, "fingerprint": manifest["fingerprint"]}
+    cv.cost["measured"] = manifest.get("cost", {})
+
+    # -- baseline from the base commit ------------------------------------------------------
+    from modelcfg.pipeline import model_dir
+
+    tasks = resolved["tasks"]
+    specs, missing = verdict.task_specs(thresholds, tasks)
+    if missing:
+        cv.block([Reason(r.code, r.message, config=cv.adapter, task=r.task) for r in missing])
+        return
+    seq = thresholds.get("sequential", {})
+    seed, looks = seq.get("seed", 0), seq.get("looks", 5)
+    base_model = model_dir(resolved["model"], judge, settings.model_cache)
+    existed = cv.adapter in _base_adapters(base_tree)
+    baseline = read_baseline(base_tree, cv.adapter)
+    if baseline is None and existed:
+        cv.block([Reason("MC804", f"{cv.adapter} exists in the base commit but "
+                         f"evals/baselines/{cv.adapter}.json does not; promote it first",
+                         config=cv.adapter)])
+        return
+    if baseline is not None:
+        base_resolved = _resolve_in_base(base_tree, cv.adapter)
+        recorded = baseline.get("config_key")
+        if base_resolved is not None and recorded != config_key(base_resolved):
+            cv.block([Reason("MC815", "the baseline does not describe the base commit's config "
+                             "(its config_key differs): re-baseline before judging",
+                             config=cv.adapter, field="config_key")])
+            return
+        base_results = baseline_as_results(baseline)
+        cv.baseline = {"source": "baseline", "commit": baseline.get("commit"),
+                       "fingerprint": baseline.get("fingerprint")}
+    else:
+        # A new adapter is judged against its base model without an adapter.
+        emit({"event": "baseline_eval", "adapter": cv.adapter})
+        ev = Evaluator(base_model, None, judge / "evals" / "tasks",
+                       out_dir / "runs" / cv.adapter / "base-model", seed,
+                       {"base": resolved["model"]["name"]}, emit)
+        ev.evaluate_to({t: 10 ** 9 for t in tasks})
+        base_results = ev.results
+        cv.baseline = {"source": "base model", "model": resolved["model"]["name"]}
+    harness = base_results.get("lm_eval_version")
+
+    # -- candidate, look by look --------------------------------------------------------
+    cand = Evaluator(base_model, Path(result.run_dir) / "adapter", judge / "evals" / "tasks",
+                     out_dir / "runs" / cv.adapter / "candidate", seed,
+                     {"base": resolved["model"]["name"], "fingerprint": manifest["fingerprint"]},
+                     emit)
+    n_docs = {t: _n_docs(base_results, t) for t in tasks}
+    wanted = {}
+    for t in tasks:
+        from modelcfg.sequential import look_sizes
+
+        sizes = look_sizes(n_docs[t], looks) or [n_docs[t]]
+        wanted[t] = n_docs[t] if specs[t]["kind"] == verdict.SAFETY else sizes[0]
+    outcomes: dict[str, dict] = {}
+    reasons: list[Reason] = []
+    pending = dict(wanted)
+    while pending:
+        cand.evaluate_to(pending)
+        if harness != (cand.results or {}).get("lm_eval_version"):
+            cv.block([Reason("MC805", f"lm-eval {cand.results.get('lm_eval_version')} is not "
+                             f"the baseline's {harness}; re-baseline with this harness",
+                             config=cv.adapter, field="harness")])
+            return
+        pending = {}
+        for t in tasks:
+            if t in outcomes and outcomes[t].get("final", True) and t not in wanted:
+                continue
+            order = fixed_order(n_docs[t], seed)[:cand.done.get(t, 0)]
+            c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
+                                     cand.task(t), order)
+            if bad:
+                reasons += [Reason(r.code, r.message, config=cv.adapter, task=t,
+                                   field=r.field) for r in bad]
+                wanted.pop(t, None)
+                continue
+            if specs[t]["kind"] == verdict.SAFETY:
+                outcome, why = verdict.judge_safety(t, specs[t], c, b)
+            else:
+                outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
+            outcomes[t] = outcome
+            reasons += [Reason(r.code, r.message, config=cv.adapter, task=t,
+                               threshold=r.threshold) for r in why]
+            if not outcome["final"] and outcome["decision"] == "undecided":
+                pending[t] = outcome["next_look_items"]
+            else:
+                wanted.pop(t, None)
+        if reasons:
+            break  # a clear block: stop evaluating, the config cannot pass
+    for t in tasks:
+        outcomes.setdefault(t, {"kind": specs[t]["kind"], "metric": specs[t]["metric"],
+                                "decision": "not evaluated", "items_used": cand.done.get(t, 0),
+                                "items_available": n_docs[t]})
+    if not reasons:
+        reasons += [Reason(r.code, r.message, config=cv.adapter, task=r.task,
+                           threshold=r.threshold)
+                    for r in verdict.judge_gains(outcomes, specs,
+                                                 thresholds.get("defaults", {}).get("alpha",
+                                                                                    0.05))]
+    cv.tasks = outcomes
+    timing = (cand.results or {}).get("timing", {})
+    measured = dict(manifest.get("cost", {}))
+    measured["eval_tokens_per_second"] = timing.get("tokens_per_second")
+    measured.setdefault("trainable_params", measured.get("trainable_parameters"))
+    cv.cost["measured"] = measured
+    cv.cost["eval_items"] = sum(cand.done.values())
+    cv.cost["eval_items_available"] = sum(n_docs.values())
+    reasons += [Reason(r.code, r.message, config=cv.adapter, field=r.field,
+                       threshold=r.threshold)
+                for r in verdict.cost_reasons(measured, thresholds.get("cost", {}))]
+    cv.block(reasons)
+    if cv.verdict == PASS:
+        _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, settings)
+
+
+def _n_docs(results: dict, task: str) -> int:
+    entry = results.get("tasks", {}).get(task, {})
+    n = entry.get("n_docs")
+    return int(n) if isinstance(n, int) else len(entry.get("samples", {}))
+
+
+def _base_adapters(base_tree) -> set[str]:
+    from modelcfg.workspace import load_workspace
+
+    return set(load_workspace(base_tree).adapters)
+
+
+def _resolve_in_base(base_tree, name: str) -> dict | None:
+    """The base commit's own resolution of the adapter (None if it is invalid there)."""
+    from modelcfg.schema import with_defaults
+    from modelcfg.semantics import model_parameters
+    from modelcfg.workspace import load_workspace
+
+    ws = load_workspace(base_tree)
+    doc, model = ws.adapters.get(name), None
+    if doc is not None and doc.valid:
+        model = ws.models.get(doc.data["base"])
+    if doc is None or model is None or not model.valid:
+        return None
+    return {"adapter": with_defaults("Adapter", doc.data), "model": with_defaults("Model",
+                                                                                  model.data),
+            "model_parameters": model_parameters(model.data),
+            "datasets": [dict(d) for d in doc.data["datasets"]]}
+
+
+def _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, settings) -> None:
+    """Complete the candidate's evaluation (the decision is already made) and save it in
+    baseline form for `modelcfg promote`."""
+    from modelcfg.baseline import build_baseline
+
+    if settings.complete_evidence:
+        cand.evaluate_to(n_docs)
+    evidence = build_baseline(cand.results, manifest, adapter=cv.adapter,
+                              config_path=cv.path, commit=head_sha)
+    evidence["config_key"] = config_key(resolved)
+    evidence["gate"] = {"tasks": {t: {k: o.get(k) for k in (
+        "decision", "estimate", "ci_low", "ci_high", "items_used", "items_available",
+        "baseline_mean", "candidate_mean")} for t, o in cv.tasks.items()}}
+    path = out_dir / "evidence" / f"{cv.adapter}.json"
+    write_json(path, evidence)
+    cv.evidence = str(path.relative_to(out_dir))
+
+
+def json_safe(value):
+    """NaN/inf become null so gate.json is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(report: dict) -> str:
+    return json.dumps(json_safe(report), indent=2, sort_keys=True)
