@@ -179,6 +179,32 @@ def _rev(repo: Path, rev: str, code: str) -> str:
     return proc.stdout.decode().strip()
 
 
+def _evidence_commit(repo: Path, rev: str, remote: str) -> str:
+    """The evidence's commit, fetched from ``remote`` when a shallow CI checkout lacks it."""
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    if proc.returncode:
+        _git(repo, "fetch", "-q", remote, rev, check=False)
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+    if proc.returncode:
+        raise UserError("MC723", f"the evidence's commit {rev} is not in this repository and "
+                        f"{remote} did not give it; fetch it (e.g. checkout with "
+                        "fetch-depth: 0) and run again", exit_code=2)
+    return proc.stdout.decode().strip()
+
+
+def _adapter_name(repo: Path, adapter: str) -> str:
+    """An adapter name, or the name of the Adapter document at a config path."""
+    if "/" not in adapter and not adapter.endswith((".yaml", ".yml")):
+        return adapter
+    from modelcfg.workspace import FsTree
+
+    doc, _ = load_document(FsTree(repo), adapter)
+    if doc is None or doc.kind != "Adapter" or not doc.name:
+        raise UserError("MC722", f"{adapter} is not a readable Adapter config; give the "
+                        "adapter's name", exit_code=2)
+    return doc.name
+
+
 def _actor(actor) -> dict:
     if isinstance(actor, str):
         return {"name": actor}
@@ -248,7 +274,7 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
     if evidence["adapter"] != adapter:
         raise UserError("MC723", f"evidence is of adapter {evidence['adapter']!r}, not "
                         f"{adapter!r}")
-    commit = _rev(repo, evidence["commit"], "MC723")
+    commit = _evidence_commit(repo, evidence["commit"], remote)
     evidence = {**evidence, "commit": commit, "ledger": None}
     new_sha = baseline_sha256(evidence)
     who = _actor(actor)
@@ -302,9 +328,11 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
     """Restore ``adapter``'s config file and baseline as they were at ``to_rev`` (read from
     git objects), through a new ledger entry (action ``rollback``) and a new commit.
 
-    Refuses (MC722) when ``to_rev`` has no promoted baseline of the adapter or lacks its
-    config file. If the config has moved since, the file at its current path is removed."""
+    ``adapter`` is a name or the path of its config file in the working tree. Refuses
+    (MC722) when ``to_rev`` has no promoted baseline of the adapter or lacks its config
+    file. If the config has moved since, the file at its current path is removed."""
     repo = Path(repo)
+    adapter = _adapter_name(repo, adapter)
     to_sha = _rev(repo, to_rev, "MC722")
     old_tree = GitTree(repo, to_sha)
     old = read_baseline(old_tree, adapter)

@@ -176,6 +176,24 @@ def test_promote_refuses_a_tampered_remote_ledger(world):
     assert err.value.code == "MC716"
 
 
+def test_evidence_commit_missing_from_a_shallow_clone_is_fetched(world, tmp_path):
+    repo, _other, remote = world
+    config = repo / "configs/adapters/a.yaml"
+    config.write_text(config.read_text().replace("r: 8", "r: 4"))
+    commit_all(repo, "pr head")
+    git(repo, "push", "-q", "origin", "HEAD:refs/heads/pr")
+    ev = evidence(repo)
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-local", "--branch", "main",
+                    str(remote), str(shallow)], check=True)
+    git(remote, "config", "uploadpack.allowAnySHA1InWant", "true")
+    result = promote(shallow, adapter="a", evidence=ev, actor="ci")
+    assert result.entry["commit"] == ev["commit"]
+    changed = {(c["kind"], c["name"]): c["status"] for c in result.entry["diff"]["changes"]}
+    assert changed == {("Adapter", "a"): "added", ("Model", "tiny"): "added",
+                       ("EvalSuite", "cap"): "added"}
+
+
 def test_bad_evidence_is_refused(world):
     repo, _other, _remote = world
     with pytest.raises(UserError) as err:
@@ -216,8 +234,9 @@ def test_rollback_restores_config_and_baseline_through_a_new_entry(world):
     assert verify(tree) == [] and verify_history(repo) == []
     # History is only ever appended to.
     assert git(repo, "merge-base", "--is-ancestor", second.commit, result.commit) == ""
-    again = rollback(repo, adapter="a", to_rev=first.commit, actor="maintainer")
-    assert again.already
+    again = rollback(repo, adapter="configs/adapters/a.yaml", to_rev=first.commit,
+                     actor="maintainer")
+    assert again.already and again.adapter == "a"
 
     with pytest.raises(UserError) as err:
         rollback(repo, adapter="a", to_rev=initial, actor="maintainer")
