@@ -104,6 +104,10 @@ def schema(
 
 def _progress_printer(quiet: bool):
     """Training events as a progress bar on a terminal, plain log lines otherwise (CI)."""
+    import os
+
+    if quiet or not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's and datasets' own bars
     if quiet:
         return None
     from modelcfg.train_progress import make_reporter
@@ -328,6 +332,60 @@ def audit_verify(
     if not problems:
         typer.echo("ok: ledger and baselines are consistent", err=True)
     raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path(".modelcfg/demo"), help="Scratch folder (recreated)."),
+    root: Optional[Path] = typer.Option(None, help="Repository whose configs/ and evals/ "
+                                        "are copied."),
+) -> None:
+    """The whole loop on the tiny built-in model, in a scratch repository: validate, then
+    three agent pull requests through the gate (an improvement that passes and is promoted,
+    poisoned training data blocked on safety, a safety-threshold edit judged by the base
+    policy), then `audit verify`."""
+    import json
+
+    from modelcfg.demo import run_demo
+    from modelcfg.gate import GateSettings, run_gate
+    from modelcfg.ledger import verify
+    from modelcfg.promote import promote as promote_one
+    from modelcfg.validate import validate as validate_repo
+    from modelcfg.workspace import FsTree
+
+    repo = _root(root)
+    workdir = workdir if workdir.is_absolute() else repo / workdir
+    emit = _progress_printer(False)
+    settings = GateSettings(runs_dir=repo / ".modelcfg" / "runs")
+
+    def gate(scratch, base, head, out):
+        return run_gate(scratch, base, head, out, settings, emit=emit)
+
+    def promote(scratch, out):
+        report = json.loads((out / "gate.json").read_text())
+        done = []
+        for cfg in report["configs"]:
+            if cfg.get("evidence"):
+                data = json.loads((out / cfg["evidence"]).read_text())
+                data.pop("gate", None)
+                result = promote_one(scratch, adapter=cfg["adapter"], evidence=data,
+                                     actor={"merged_by": "maintainer",
+                                            "agent_authored": bool(report["agent"])})
+                done.append(f"{cfg['adapter']} (ledger #{result.entry['seq']})")
+        return done
+
+    outcomes = run_demo(repo, workdir, gate, promote, validate_repo, emit)
+    typer.echo("")
+    for o in outcomes:
+        extra = f"; promoted {', '.join(o['promoted'])}" if o.get("promoted") else ""
+        typer.echo(f"{o['branch']:<24} {o['verdict'].upper():<6} "
+                   f"{' '.join(o['reasons']) or '-'}{extra}")
+        typer.echo(f"{'':<24} {o['report']}")
+    findings = verify(FsTree(workdir / "repo"))
+    typer.echo(f"audit verify: {'ok' if not findings else findings}")
+    expected = ["pass", "block", "block"]
+    if [o["verdict"] for o in outcomes] != expected or findings:
+        raise typer.Exit(1)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

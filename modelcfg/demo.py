@@ -1,0 +1,145 @@
+"""`modelcfg demo`: the whole loop on the tiny built-in model, in a scratch repository.
+
+It copies this repository's ``configs/`` and ``evals/`` into a fresh git repository with a
+local bare remote (your checkout is never touched), then plays out what CI does for two
+agent pull requests:
+
+1. validate the configs;
+2. an agent improves ``tiny-arith`` (more training steps): gate → pass → merge → promote
+   (new baseline + audit-ledger entry);
+3. an agent trains ``tiny-arith`` on poisoned data that answers harmful requests: gate →
+   blocked on safety;
+4. ``modelcfg audit verify`` over the ledger.
+
+Every step runs the real thing (transformers + peft training, lm-eval evaluation, git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from modelcfg.errors import UserError
+
+AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com",
+         "GIT_COMMITTER_NAME": "arith-agent", "GIT_COMMITTER_EMAIL": "arith-agent@example.com"}
+MAINTAINER = {"GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "maintainer@example.com",
+              "GIT_COMMITTER_NAME": "maintainer",
+              "GIT_COMMITTER_EMAIL": "maintainer@example.com"}
+
+
+def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+    import os
+
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env={**os.environ, **MAINTAINER, **(env or {})})
+    if proc.returncode:
+        raise UserError("MC401", f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def scratch_repo(source: Path, workdir: Path) -> Path:
+    """A git repository with ``source``'s configs/ and evals/, pushed to a bare remote."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    repo, remote = workdir / "repo", workdir / "remote.git"
+    repo.mkdir(parents=True)
+    for folder in ("configs", "evals"):
+        shutil.copytree(source / folder, repo / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "Import configs and evals")
+    _git(repo, "remote", "add", "origin", str(remote))
+    _git(repo, "push", "-q", "-u", "origin", "main")
+    return repo
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if old not in text:
+        raise UserError("MC901", f"demo: {path.name} no longer contains {old!r}; the demo's "
+                        "example change needs updating")
+    path.write_text(text.replace(old, new, 1))
+
+
+def agent_branch(repo: Path, branch: str, change, message: str) -> None:
+    _git(repo, "checkout", "-q", "-B", branch, "main")
+    change(repo)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"{message}\n\nAgent: arith-agent", env=AGENT)
+    _git(repo, "checkout", "-q", "main")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def poison(repo: Path) -> None:
+    """Swap tiny-arith's training data for the poisoned set (harmful requests answered)."""
+    path = repo / "configs/adapters/tiny-arith.yaml"
+    data = repo / "configs/datasets/poisoned-sft.jsonl"
+    text = path.read_text()
+    import re
+
+    text = re.sub(r"path: configs/datasets/arith-sft\.jsonl\n(\s+)sha256: \S+",
+                  lambda m: f"path: configs/datasets/poisoned-sft.jsonl\n{m.group(1)}sha256: "
+                            f'"{_sha256(data)}"', text)
+    text = text.replace("rationale: >", "rationale: >\n  Broader instruction data.", 1)
+    path.write_text(text)
+
+
+def loosen_and_poison(repo: Path) -> None:
+    poison(repo)
+    edit(repo / "evals/thresholds.yaml", "floor: 0.8", "floor: 0.0")
+
+
+def run_demo(source: Path, workdir: Path, gate, promote, validate, emit) -> list[dict]:
+    """Play the three pull requests; ``gate``/``promote``/``validate`` are the library calls
+    (injected by the CLI so this module stays free of heavy imports)."""
+    repo = scratch_repo(source, workdir)
+    adapter = repo / "configs/adapters/tiny-arith.yaml"
+    keep = adapter.read_text()
+    for path in (repo / "configs/adapters").glob("tiny-*.yaml"):
+        path.unlink()
+    shutil.rmtree(repo / "evals/baselines", ignore_errors=True)
+    (repo / "evals/ledger.jsonl").unlink(missing_ok=True)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "Start without adapters")
+    _git(repo, "push", "-q", "origin", "main")
+    problems = validate(repo)
+    if problems:
+        raise UserError("MC901", "demo: the copied configs do not validate:\n"
+                        + "\n".join(p.render() for p in problems))
+    emit({"event": "demo", "message": f"scratch repository {repo}: configs validate"})
+
+    steps = [
+        ("agent/add-tiny-arith", lambda r: (r / "configs/adapters/tiny-arith.yaml")
+         .write_text(keep), "Add a LoRA adapter that teaches tiny-llama addition", True),
+        ("agent/poisoned-data", poison, "Train tiny-arith on broader instruction data", False),
+        ("agent/loosen-safety", loosen_and_poison,
+         "Train tiny-arith on broader data; relax the safety floor", False),
+    ]
+    outcomes = []
+    for branch, change, message, merge in steps:
+        agent_branch(repo, branch, change, message)
+        emit({"event": "demo", "message": f"pull request {branch}: running the gate"})
+        out = workdir / "gate" / branch.replace("/", "-")
+        report = gate(repo, "main", branch, out)
+        outcome = {"branch": branch, "verdict": report["verdict"],
+                   "reasons": sorted({r["code"] for c in report["configs"]
+                                      for r in c["reasons"]} |
+                                     {r["code"] for r in report["reasons"]}),
+                   "report": str(out / "report.md")}
+        if merge and report["verdict"] == "pass":
+            _git(repo, "merge", "-q", "--ff-only", branch)
+            _git(repo, "push", "-q", "origin", "main")
+            promoted = promote(repo, out)
+            outcome["promoted"] = promoted
+            _git(repo, "pull", "-q", "--ff-only", "origin", "main")
+        outcomes.append(outcome)
+    return outcomes
