@@ -263,10 +263,10 @@ def promote(
     try:
         report = json.loads((folder / "gate.json").read_text())
     except (OSError, ValueError) as err:
-        raise UserError("MC724", f"cannot read the gate's result: {err}",
+        raise UserError("MC725", f"cannot read the gate's result: {err}",
                         path=str(folder / "gate.json")) from None
     if report.get("verdict") != "pass":
-        raise UserError("MC724", f"the gate's verdict is {report.get('verdict')!r}; only a "
+        raise UserError("MC725", f"the gate's verdict is {report.get('verdict')!r}; only a "
                         "passing change is promoted", path=str(folder / "gate.json"))
     who = {"merged_by": actor, "pr_author": pr_author, "agent_authored": bool(report["agent"]),
            "agent_evidence": report["agent"]}
@@ -275,9 +275,9 @@ def promote(
         if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):
             continue
         data = json.loads((folder / cfg["evidence"]).read_text())
-        data.pop("gate", None)
+        summary = (data.pop("gate", None) or {}).get("tasks")
         result = run(repo, adapter=cfg["adapter"], evidence=data, actor=who, remote=remote,
-                     branch=branch, verdict="pass")
+                     branch=branch, verdict="pass", eval_summary=summary)
         done += 1
         state = "already the baseline" if result.already else (
             f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
@@ -367,8 +367,9 @@ def demo(
         for cfg in report["configs"]:
             if cfg.get("evidence"):
                 data = json.loads((out / cfg["evidence"]).read_text())
-                data.pop("gate", None)
+                summary = (data.pop("gate", None) or {}).get("tasks")
                 result = promote_one(scratch, adapter=cfg["adapter"], evidence=data,
+                                     eval_summary=summary,
                                      actor={"merged_by": "maintainer",
                                             "agent_authored": bool(report["agent"])})
                 done.append(f"{cfg['adapter']} (ledger #{result.entry['seq']})")

@@ -125,9 +125,13 @@ def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[st
     for entry in ledger_entries:
         if entry.get("adapter") not in names:
             continue
-        for task, metrics in (entry.get("eval_summary") or {}).items():
-            values = [m.get("value") for m in (metrics or {}).values() if isinstance(m, dict)]
-            value = values[0] if values else None
+        for task, summary in (entry.get("eval_summary") or {}).items():
+            # The gate's summary per task ({candidate_mean, estimate, ...}), or the
+            # baseline's metrics ({metric: {value, ...}}) when promoted without one.
+            value = summary.get("candidate_mean") if isinstance(summary, dict) else None
+            if value is None and isinstance(summary, dict):
+                values = [m.get("value") for m in summary.values() if isinstance(m, dict)]
+                value = values[0] if values else None
             if isinstance(value, (int, float)):
                 series.setdefault(f"{entry['adapter']}/{task}", []).append(
                     (f"#{entry.get('seq')}", value))
