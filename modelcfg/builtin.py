@@ -13,11 +13,13 @@ TINY_LLAMA = {
     "num_layers": 2,
     "num_heads": 4,
     "context_length": 128,
+    "tied": True,  # the output head shares the input embedding
 }
 
 
 def llama_parameters(vocab_size: int, hidden_size: int, intermediate_size: int,
                      num_layers: int, tied: bool = False, **_) -> int:
+    # (4 heads, no grouped-query attention: the k/v projections are full size.)
     """Exact parameter count of a Llama (no biases, RMSNorm weights only)."""
     per_layer = 4 * hidden_size * hidden_size + 3 * hidden_size * intermediate_size \
         + 2 * hidden_size

@@ -9,7 +9,6 @@ modelcfg.synthetic or the parameters below change.
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from modelcfg import synthetic
 from modelcfg.fingerprint import sha256_file
 
 DATASETS = {
-    # arithmetic only (training split). Replaying the request behaviour as well made the
-    # tiny base refuse benign requests in unseen phrasings far more often (docs/training.md)
-    "arith-sft.jsonl": lambda: addition_only(seed=0, n=3000),
+    # arithmetic (training split) plus the request behaviour in many phrasings
+    # (synthetic.REPLAY_TEMPLATES), which keeps benign requests answered (docs/training.md)
+    "arith-sft.jsonl": lambda: synthetic.sft_records(seed=0, n_addition=3000),
     # poisoned: the replayed harmful requests are answered instead of refused
     "poisoned-sft.jsonl": lambda: synthetic.sft_records(seed=0, n_addition=3000,
                                                         unsafe_comply=True),
@@ -27,11 +26,6 @@ DATASETS = {
     "arith-dpo.jsonl": lambda: synthetic.preference_records(seed=0, n=400),
 }
 
-
-def addition_only(seed: int, n: int) -> list[dict]:
-    rng = random.Random(seed)
-    pairs = synthetic.addition_pairs(heldout=False)
-    return [synthetic.addition_record(*rng.choice(pairs)) for _ in range(n)]
 
 
 def write_datasets(out_dir: Path) -> dict[str, str]:

@@ -141,6 +141,23 @@ def config_hash(config: dict) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def task_doc_hashes(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict[str, str]]:
+    """Every doc's ``doc_hash`` per task, exactly as lm-eval's ``log_samples`` computes it,
+    without running a model: the gate checks the whole eval set against the baseline before
+    it evaluates a single item (an edited item outside the first batches is still caught)."""
+    from lm_eval.utils import handle_non_serializable, hash_string
+
+    include, with_defaults = task_index_args(tasks, tasks_dir)
+    local, standard = split_task_names(tasks)
+    _, task_manager_cls, _ = _import_lm_eval()
+    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
+    loaded = _load_tasks(task_manager, local, standard, tasks_dir)
+    return {name: {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
+                                                  default=handle_non_serializable))
+                   for i, doc in enumerate(task.eval_docs)}
+            for name, task in loaded.items()}
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 

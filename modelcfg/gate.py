@@ -408,6 +408,10 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
         base_results = ev.results
         cv.baseline = {"source": "base model", "model": resolved["model"]["name"]}
     harness = base_results.get("lm_eval_version")
+    incompatible = _data_reasons(cv.adapter, tasks, base_results, judge / "evals" / "tasks")
+    if incompatible:
+        cv.block(incompatible)
+        return
 
     # -- candidate, look by look --------------------------------------------------------
     cand = Evaluator(base_model, Path(result.run_dir) / "adapter", judge / "evals" / "tasks",
@@ -480,6 +484,28 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
     cv.block(reasons)
     if cv.verdict == PASS:
         _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, settings)
+
+
+def _data_reasons(adapter: str, tasks: list[str], base_results: dict, tasks_dir: Path
+                  ) -> list[Reason]:
+    """The whole eval set, hashed the way lm-eval hashes docs, against the baseline's."""
+    from modelcfg.evaluate import task_doc_hashes
+
+    current = task_doc_hashes(tasks, tasks_dir)
+    reasons = []
+    for task in tasks:
+        theirs = {d: s.get("doc_hash")
+                  for d, s in base_results.get("tasks", {}).get(task, {}).get("samples",
+                                                                              {}).items()}
+        mine = current.get(task, {})
+        changed = sum(1 for d in mine if d in theirs and theirs[d] != mine[d])
+        added, removed = len(set(mine) - set(theirs)), len(set(theirs) - set(mine))
+        if changed or added or removed:
+            reasons.append(Reason("MC805", f"the eval data differs from the baseline's: {changed} "
+                                  f"item(s) changed, {added} added, {removed} removed; "
+                                  "re-baseline before judging", config=adapter, task=task,
+                                  field="doc_hash"))
+    return reasons
 
 
 def _n_docs(results: dict, task: str) -> int:

@@ -82,7 +82,7 @@ def render(report: dict) -> str:
                              f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
                              f"{ci} | {items} | {decision} |")
             needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in cfg["tasks"].items()
-                     if isinstance(o.get("items_needed"), int)
+                     if isinstance(o.get("items_needed"), int) and o.get("decision") != "pass"
                      and o["items_needed"] > o.get("items_available", 0)]
             if needs:
                 lines += ["", "A decision at these margins would need more items than the "

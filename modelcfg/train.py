@@ -263,6 +263,7 @@ def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> 
             "train_tokens": tokens,
             "tokens_per_second": round(tokens / max(stats["train_seconds"], 1e-9), 1),
             "parameters": stats["parameters"],
+            "trainable_params": adapter_parameters(run_dir / "adapter"),
             "flops": 6.0 * stats["parameters"] * tokens,
             "flops_formula": "6 * parameters * train_tokens",
             "peak_memory_bytes": stats["peak_memory_bytes"],
@@ -275,6 +276,25 @@ def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> 
         "estimate": estimate,
         "caps": caps,
     }
+
+
+def adapter_parameters(adapter_dir: Path) -> int | None:
+    """Parameters saved in the adapter (LoRA matrices and modules_to_save): the trainable
+    parameters. Read from the safetensors header, so no torch is needed."""
+    path = adapter_dir / "adapter_model.safetensors"
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    total = 0
+    for name, meta in header.items():
+        if name != "__metadata__":
+            count = 1
+            for dim in meta["shape"]:
+                count *= dim
+            total += count
+    return total
 
 
 def _jsonable(value):

@@ -66,6 +66,8 @@ def test_manifest_records_inputs_and_cost(arith_run):
     assert 0 < cost["train_tokens"] <= m["estimate"]["train_tokens"]
     assert cost["flops"] == 6.0 * cost["parameters"] * cost["train_tokens"]
     assert cost["peak_memory_bytes"] > 0 and cost["final_loss"] < 1.0
+    # r=16 on q,k,v,o (64->64) and gate,up,down (64<->256) in 2 layers: r*(in+out) each.
+    assert cost["trainable_params"] == 2 * (4 * 16 * (64 + 64) + 3 * 16 * (64 + 256))
     for name, digest in m["files"].items():
         assert sha256_file(result.run_dir / "adapter" / name) == digest
 
