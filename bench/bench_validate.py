@@ -94,16 +94,19 @@ def make_repo(root: Path, n: int) -> list[Path]:
     return files
 
 
-def timed(cmd: list[str], cwd: Path, repeat: int, expect: int = 0) -> float:
-    times = []
+def timed(commands: list[list[str]], cwd: Path, repeat: int) -> list[float]:
+    """Median wall time of each command. The commands are interleaved, round after round,
+    so that drift in the machine's load hits them alike and the ratios stay fair."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if proc.returncode != expect:
-            raise SystemExit(f"{' '.join(cmd[:3])} exited {proc.returncode}:\n"
-                             f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return statistics.median(times)
+        for i, cmd in enumerate(commands):
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+            times[i].append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd[:3])} exited {proc.returncode}:\n"
+                                 f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -119,11 +122,10 @@ def main() -> None:
         files = make_repo(root, args.n)
         rel = [str(f.relative_to(root)) for f in files]
         modelcfg = [sys.executable, "-m", "modelcfg", "validate"]
-        full = timed(modelcfg, root, args.repeat)
-        cj = timed([check_jsonschema, "--schemafile", "schemas/adapter.schema.json", *rel],
-                   root, args.repeat)
-        one = timed([*modelcfg, rel[0]], root, args.repeat * 2)
-        floor = timed([sys.executable, "-c", "import yaml, jsonschema"], root, args.repeat * 2)
+        full, cj = timed([modelcfg, [check_jsonschema, "--schemafile",
+                                     "schemas/adapter.schema.json", *rel]], root, args.repeat)
+        one, floor = timed([[*modelcfg, rel[0]], [sys.executable, "-c", "import yaml, jsonschema"]],
+                           root, args.repeat * 4)
     figures = {
         "n_configs": args.n,
         "modelcfg_validate_repo_s": round(full, 3),

@@ -548,9 +548,15 @@ def _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, set
     evidence = build_baseline(cand.results, manifest, adapter=cv.adapter,
                               config_path=cv.path, commit=head_sha)
     evidence["config_key"] = config_key(resolved)
-    evidence["gate"] = {"tasks": {t: {k: o.get(k) for k in (
-        "decision", "estimate", "ci_low", "ci_high", "items_used", "items_available",
-        "baseline_mean", "candidate_mean")} for t, o in cv.tasks.items()}}
+    summary = {t: {k: o.get(k) for k in (
+        "metric", "decision", "estimate", "ci_low", "ci_high", "items_used", "items_available",
+        "baseline_mean", "candidate_mean")} for t, o in cv.tasks.items()}
+    for task, entry in summary.items():
+        # The metric over the complete evidence (the decision used a prefix of the items).
+        metrics = cand.task(task).get("metrics", {})
+        key = verdict.metric_key(cand.task(task).get("samples", {}), entry["metric"])
+        entry["value"] = (metrics.get(key) or {}).get("value")
+    evidence["gate"] = {"tasks": summary}
     path = out_dir / "evidence" / f"{cv.adapter}.json"
     write_json(path, evidence)
     cv.evidence = str(path.relative_to(out_dir))

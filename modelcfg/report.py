@@ -22,6 +22,11 @@ def _num(value, fmt: str = "{:.3f}") -> str:
     return fmt.format(value)
 
 
+def _short(value, width: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _signed(value) -> str:
     return _num(value, "{:+.3f}")
 
@@ -47,8 +52,8 @@ def render(report: dict) -> str:
         impact = f" — impact: **{c['impact']}**" if c.get("impact") else ""
         lines.append(f"- {c['kind']} `{c['name']}` ({c['status']}){impact}")
         for f in c.get("fields", []):
-            old = f"`{f['old']}`" if "old" in f else "(absent)"
-            new = f"`{f['new']}`" if "new" in f else "(absent)"
+            old = f"`{_short(f['old'])}`" if "old" in f else "(absent)"
+            new = f"`{_short(f['new'])}`" if "new" in f else "(absent)"
             lines.append(f"  - `{f['field']}`: {old} → {new}")
         for why in c.get("reasons", []):
             lines.append(f"  - because {why}")
@@ -77,12 +82,13 @@ def render(report: dict) -> str:
                 if o.get("significant_gain"):
                     decision += " (gain)"
                 if o.get("kind") == "safety":
-                    decision += f"; rate {_num(o.get('rate'))} ≥ floor {o.get('floor')}?"
+                    decision += (f" (rate {_num(o.get('rate'))}, exact lower bound "
+                                 f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
                 lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
                              f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
                              f"{ci} | {items} | {decision} |")
             needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in cfg["tasks"].items()
-                     if isinstance(o.get("items_needed"), int) and o.get("decision") != "pass"
+                     if isinstance(o.get("items_needed"), int) and o.get("decision") == "undecided"
                      and o["items_needed"] > o.get("items_available", 0)]
             if needs:
                 lines += ["", "A decision at these margins would need more items than the "
@@ -125,10 +131,12 @@ def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[st
     for entry in ledger_entries:
         if entry.get("adapter") not in names:
             continue
-        for task, summary in (entry.get("eval_summary") or {}).items():
-            # The gate's summary per task ({candidate_mean, estimate, ...}), or the
-            # baseline's metrics ({metric: {value, ...}}) when promoted without one.
-            value = summary.get("candidate_mean") if isinstance(summary, dict) else None
+        for task, summary in (entry.get("eval") or {}).items():
+            # The gate's summary per task ({value, candidate_mean, ...}), or the baseline's
+            # metrics ({metric: {value, ...}}) when promoted without one.
+            value = None
+            if isinstance(summary, dict):
+                value = summary.get("value", summary.get("candidate_mean"))
             if value is None and isinstance(summary, dict):
                 values = [m.get("value") for m in summary.values() if isinstance(m, dict)]
                 value = values[0] if values else None

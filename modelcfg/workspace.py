@@ -200,12 +200,18 @@ class Workspace:
     # Files that could not be parsed into a document: their names are unknown, so
     # "not found" reference errors are held back until they are fixed.
     unreadable: list[str] = field(default_factory=list)
+    _by_kind: dict = field(default_factory=dict, repr=False)
 
     def of_kind(self, kind: str) -> dict[str, Document]:
+        """Documents of ``kind`` by name (the first one wins on a duplicate name)."""
+        cached = self._by_kind.get(kind)
+        if cached is not None and cached[0] == len(self.documents):
+            return cached[1]
         out: dict[str, Document] = {}
         for doc in self.documents:
             if doc.kind == kind:
                 out.setdefault(doc.name, doc)
+        self._by_kind[kind] = (len(self.documents), out)
         return out
 
     @property

@@ -89,11 +89,25 @@ def decode(data: bytes, path: str) -> str:
                         "as UTF-8", path=path, line=line, col=col) from None
 
 
+_RESOLVED: dict[tuple[str, tuple], str] = {}
+
+
+def _resolve(value: str, implicit: tuple) -> str:
+    # Configs repeat the same plain scalars (keys, true, small numbers) over and over.
+    key = (value, implicit)
+    tag = _RESOLVED.get(key)
+    if tag is None:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
+        if len(_RESOLVED) < 65536:
+            _RESOLVED[key] = tag
+    return tag
+
+
 def _scalar(event, path: str):
     tag = event.tag
     if tag in (None, "!"):
         if event.implicit[0]:
-            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+            tag = _resolve(event.value, event.implicit)
         else:
             tag = _TAG + "str"
     if tag == _TAG + "merge":
