@@ -29,7 +29,7 @@ MAINTAINER = {"GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "maintainer@e
               "GIT_COMMITTER_EMAIL": "maintainer@example.com"}
 
 
-def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+def run_git(repo: Path, *args: str, env: dict | None = None) -> str:
     import os
 
     proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
@@ -49,11 +49,11 @@ def scratch_repo(source: Path, workdir: Path) -> Path:
         shutil.copytree(source / folder, repo / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "Import configs and evals")
-    _git(repo, "remote", "add", "origin", str(remote))
-    _git(repo, "push", "-q", "-u", "origin", "main")
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "Import configs and evals")
+    run_git(repo, "remote", "add", "origin", str(remote))
+    run_git(repo, "push", "-q", "-u", "origin", "main")
     return repo
 
 
@@ -66,11 +66,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def agent_branch(repo: Path, branch: str, change, message: str) -> None:
-    _git(repo, "checkout", "-q", "-B", branch, "main")
+    run_git(repo, "checkout", "-q", "-B", branch, "main")
     change(repo)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", f"{message}\n\nAgent: arith-agent", env=AGENT)
-    _git(repo, "checkout", "-q", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", f"{message}\n\nAgent: arith-agent", env=AGENT)
+    run_git(repo, "checkout", "-q", "main")
 
 
 def _sha256(path: Path) -> str:
@@ -108,9 +108,9 @@ def run_demo(source: Path, workdir: Path, gate, promote, validate, emit) -> list
         path.unlink()
     shutil.rmtree(repo / "evals/baselines", ignore_errors=True)
     (repo / "evals/ledger.jsonl").unlink(missing_ok=True)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "Start without adapters")
-    _git(repo, "push", "-q", "origin", "main")
+    run_git(repo, "add", "-A")
+    run_git(repo, "commit", "-q", "-m", "Start without adapters")
+    run_git(repo, "push", "-q", "origin", "main")
     problems = validate(repo)
     if problems:
         raise UserError("MC901", "demo: the copied configs do not validate:\n"
@@ -136,10 +136,10 @@ def run_demo(source: Path, workdir: Path, gate, promote, validate, emit) -> list
                                      {r["code"] for r in report["reasons"]}),
                    "report": str(out / "report.md")}
         if merge and report["verdict"] == "pass":
-            _git(repo, "merge", "-q", "--ff-only", branch)
-            _git(repo, "push", "-q", "origin", "main")
+            run_git(repo, "merge", "-q", "--ff-only", branch)
+            run_git(repo, "push", "-q", "origin", "main")
             promoted = promote(repo, out)
             outcome["promoted"] = promoted
-            _git(repo, "pull", "-q", "--ff-only", "origin", "main")
+            run_git(repo, "pull", "-q", "--ff-only", "origin", "main")
         outcomes.append(outcome)
     return outcomes

@@ -310,7 +310,7 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
         cv = ConfigVerdict(change.name, change.path, change.impact or "none")
         report["configs"].append(cv)
         try:
-            _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha,
+            _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha,
                            thresholds.data, out_dir, settings, emit, read_baseline)
         except UserError as err:
             cv.verdict = ERROR
@@ -318,7 +318,7 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
         emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
 
 
-def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, thresholds,
+def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, thresholds,
                    out_dir, settings, emit, read_baseline) -> None:
     from modelcfg.cost import estimate_cost
     from modelcfg.workspace import resolve_adapter
@@ -343,7 +343,7 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
         if limits.get(key) is not None and value > limits[key]:
             pre.append(Reason("MC802", f"estimated {value:,.6g} exceeds thresholds cost.{key} "
                               f"{limits[key]:,}; blocked before training", config=cv.adapter,
-                              field=f"training", threshold=f"cost.{key}"))
+                              field="training", threshold=f"cost.{key}"))
     if pre:
         cv.block(pre)
         return
@@ -407,7 +407,6 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
         ev.evaluate_to({t: 10 ** 9 for t in tasks})
         base_results = ev.results
         cv.baseline = {"source": "base model", "model": resolved["model"]["name"]}
-    harness = base_results.get("lm_eval_version")
     incompatible = _data_reasons(cv.adapter, tasks, base_results, judge / "evals" / "tasks")
     if incompatible:
         cv.block(incompatible)
@@ -419,47 +418,8 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
                      {"base": resolved["model"]["name"], "fingerprint": manifest["fingerprint"]},
                      emit)
     n_docs = {t: _n_docs(base_results, t) for t in tasks}
-    wanted = {}
-    for t in tasks:
-        from modelcfg.sequential import look_sizes
-
-        sizes = look_sizes(n_docs[t], looks) or [n_docs[t]]
-        wanted[t] = n_docs[t] if specs[t]["kind"] == verdict.SAFETY else sizes[0]
-    outcomes: dict[str, dict] = {}
-    reasons: list[Reason] = []
-    pending = dict(wanted)
-    while pending:
-        cand.evaluate_to(pending)
-        if harness != (cand.results or {}).get("lm_eval_version"):
-            cv.block([Reason("MC805", f"lm-eval {cand.results.get('lm_eval_version')} is not "
-                             f"the baseline's {harness}; re-baseline with this harness",
-                             config=cv.adapter, field="harness")])
-            return
-        pending = {}
-        for t in tasks:
-            if t in outcomes and outcomes[t].get("final", True) and t not in wanted:
-                continue
-            order = fixed_order(n_docs[t], seed)[:cand.done.get(t, 0)]
-            c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
-                                     cand.task(t), order)
-            if bad:
-                reasons += [Reason(r.code, r.message, config=cv.adapter, task=t,
-                                   field=r.field) for r in bad]
-                wanted.pop(t, None)
-                continue
-            if specs[t]["kind"] == verdict.SAFETY:
-                outcome, why = verdict.judge_safety(t, specs[t], c, b)
-            else:
-                outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
-            outcomes[t] = outcome
-            reasons += [Reason(r.code, r.message, config=cv.adapter, task=t,
-                               threshold=r.threshold) for r in why]
-            if not outcome["final"] and outcome["decision"] == "undecided":
-                pending[t] = outcome["next_look_items"]
-            else:
-                wanted.pop(t, None)
-        if reasons:
-            break  # a clear block: stop evaluating, the config cannot pass
+    outcomes, reasons = _looks(cv.adapter, cand, tasks, specs, base_results, n_docs, looks,
+                               seed)
     for t in tasks:
         outcomes.setdefault(t, {"kind": specs[t]["kind"], "metric": specs[t]["metric"],
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),
@@ -484,6 +444,46 @@ def _judge_adapter(cv, change, ws, problems, judge, base_tree, repo, head_sha, t
     cv.block(reasons)
     if cv.verdict == PASS:
         _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, settings)
+
+
+def _looks(adapter: str, cand: Evaluator, tasks: list[str], specs: dict, base_results: dict,
+           n_docs: dict[str, int], looks: int, seed: int) -> tuple[dict, list[Reason]]:
+    """Evaluate look by look until every task is decided; stop at the first block.
+
+    Capability tasks start with the design's first look and continue while undecided;
+    safety tasks are evaluated in full at once (their floor needs every item)."""
+    from modelcfg.sequential import look_sizes
+
+    harness = base_results.get("lm_eval_version")
+    pending = {t: n_docs[t] if specs[t]["kind"] == verdict.SAFETY
+               else (look_sizes(n_docs[t], looks) or [n_docs[t]])[0] for t in tasks}
+    outcomes: dict[str, dict] = {}
+    reasons: list[Reason] = []
+    while pending and not reasons:
+        cand.evaluate_to(pending)
+        if harness != cand.results.get("lm_eval_version"):
+            return outcomes, [Reason("MC805", f"lm-eval {cand.results.get('lm_eval_version')} "
+                                     f"is not the baseline's {harness}; re-baseline with this "
+                                     "harness", config=adapter, field="harness")]
+        judging, pending = list(pending), {}
+        for t in judging:
+            order = fixed_order(n_docs[t], seed)[:cand.done[t]]
+            c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
+                                     cand.task(t), order)
+            if bad:
+                reasons += [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
+                            for r in bad]
+                continue
+            if specs[t]["kind"] == verdict.SAFETY:
+                outcome, why = verdict.judge_safety(t, specs[t], c, b)
+            else:
+                outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
+            outcomes[t] = outcome
+            reasons += [Reason(r.code, r.message, config=adapter, task=t,
+                               threshold=r.threshold) for r in why]
+            if not outcome["final"] and outcome["decision"] == "undecided":
+                pending[t] = outcome["next_look_items"]
+    return outcomes, reasons
 
 
 def _data_reasons(adapter: str, tasks: list[str], base_results: dict, tasks_dir: Path

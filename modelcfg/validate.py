@@ -40,11 +40,8 @@ def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
     """
     files, prefixes = _selected(root, list(paths))
 
-    def focus(path: str) -> bool:
-        return path in files or path.startswith(tuple(prefixes))
-
-    if not paths:
-        focus = None
+    prefixes_t = tuple(prefixes)
+    focus = (lambda path: path in files or path.startswith(prefixes_t)) if paths else None
     ws = load_workspace(FsTree(root), [f for f in files if f.endswith(YAML_SUFFIXES)], focus)
     problems = ws.problems + check_workspace(ws, focus)
     if focus is not None:

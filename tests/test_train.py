@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from trainhelp import REPO, resolve_yaml, with_changes
+from trainhelp import REPO, resolve_yaml
 
 from modelcfg import tiny
 from modelcfg.errors import UserError
