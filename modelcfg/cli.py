@@ -151,6 +151,8 @@ def eval_(
                                        "of this seed (default: dataset order)."),
     out: Optional[Path] = typer.Option(None, help="Results file (default: results.json in "
                                        "the run directory)."),
+    batch_size: str = typer.Option("32", help="lm-eval batch size, or 'auto'."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:0, ..."),
     runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
@@ -172,7 +174,8 @@ def eval_(
     results = evaluate(model_dir(resolved["model"], repo), resolved["tasks"],
                        repo / "evals" / "tasks", target, adapter_path=adapter_dir,
                        model_fingerprint=fingerprint, order_seed=seed, offset=offset,
-                       limit=limit)
+                       limit=limit, device=device,
+                       batch_size=int(batch_size) if batch_size.isdigit() else batch_size)
     for task, entry in results["tasks"].items():
         for metric, summary in entry["metrics"].items():
             typer.echo(f"{task:<16} {metric:<24} {summary['value']:.4f} ± "
