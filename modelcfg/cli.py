@@ -104,10 +104,18 @@ def schema(
 
 def _progress_printer(quiet: bool):
     """Training events as a progress bar on a terminal, plain log lines otherwise (CI)."""
+    import logging
     import os
+    import warnings
 
     if quiet or not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's and datasets' own bars
+        os.environ.setdefault("TQDM_DISABLE", "1")  # datasets' and transformers' own bars
+    # The libraries' chatter is not the user's business (set MODELCFG_VERBOSE=1 to see it):
+    # lm-eval warns once per local task that it takes custom kwargs, transformers about
+    # deprecations inside its own code.
+    if not os.environ.get("MODELCFG_VERBOSE"):
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
     if quiet:
         return None
     from modelcfg.train_progress import make_reporter

@@ -424,6 +424,7 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
     sizes, efficacy, futility, theta, truncated = _plan(des, n_total)
     sign = 1.0 if higher_is_better else -1.0
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
+    bounded = all(0.0 <= x <= 1.0 for x in (*candidate, *baseline))
     looks: list[Look] = []
     decision, final, stopped, next_items = "undecided", True, None, None
     for k, n_k in enumerate(sizes):
@@ -431,6 +432,12 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
             final, next_items = False, n_k
             break
         est, sd = mean_and_sd(diffs[:n_k])
+        if bounded:
+            # Zero observed variance is not evidence of zero variance: with scores in [0, 1]
+            # a look with no discordant pair is treated as if it had one (sd >= 1/sqrt(n)).
+            # Otherwise SE = 0 passes any prefix of identical answers at the first look, and
+            # a small first look (15 items) would certify a task it barely sampled.
+            sd = max(sd, 1.0 / math.sqrt(n_k))
         se = sd / math.sqrt(n_k)
         look = Look(look=k + 1, n=n_k, estimate=est, se=se,
                     z=_ratio(est + des.margin, se), z_zero=_ratio(est, se),

@@ -149,3 +149,14 @@ def test_cost_reasons():
         {"gpu_hours": 2, "train_tokens": 5000, "trainable_params": math.nan,
          "eval_tokens_per_second": 10}, limits)]
     assert codes == ["MC812", "MC812", "MC806", "MC813"]
+
+
+def test_a_small_first_look_of_identical_answers_does_not_pass_alone():
+    # 72 items, 5 looks: the first look has 15 items. Identical answers there have zero
+    # observed variance, which must not certify the task at once.
+    same = [1.0] * 72
+    outcome, reasons = verdict.judge_capability("over", spec(margin=0.1), same[:15], same[:15],
+                                                72, 5)
+    assert reasons == [] and outcome["final"] is False and outcome["next_look_items"] == 29
+    outcome, reasons = verdict.judge_capability("over", spec(margin=0.1), same, same, 72, 5)
+    assert outcome["decision"] == "pass" and outcome["items_used"] > 15
