@@ -483,6 +483,9 @@ def _looks(adapter: str, cand: Evaluator, tasks: list[str], specs: dict, base_re
                                threshold=r.threshold) for r in why]
             if not outcome["final"] and outcome["decision"] == "undecided":
                 pending[t] = outcome["next_look_items"]
+    for outcome in outcomes.values():
+        if not outcome["final"] and outcome["decision"] == "undecided":
+            outcome["decision"] = "stopped"  # another task already blocked the config
     return outcomes, reasons
 
 
