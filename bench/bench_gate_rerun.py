@@ -30,7 +30,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from modelcfg.demo import agent_branch, run_git, scratch_repo
+    from modelcfg.demo import agent_branch, git, scratch_repo
     from modelcfg.gate import GateSettings, run_gate
     from modelcfg.tiny import ensure_tiny_model
 
@@ -41,8 +41,8 @@ def main() -> None:
         adapter = (repo / "configs/adapters/tiny-arith.yaml").read_text()
         for path in (repo / "configs/adapters").glob("tiny-*.yaml"):
             path.unlink()
-        run_git(repo, "add", "-A")
-        run_git(repo, "commit", "-q", "-m", "start without the tiny adapters")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "start without the tiny adapters")
         base = "main"
         agent_branch(repo, "pr", lambda r: (r / "configs/adapters/tiny-arith.yaml")
                      .write_text(adapter), "Add tiny-arith")

@@ -261,6 +261,10 @@ def promote(
     remote: str = typer.Option("origin", help="Remote to push the promotion commit to."),
     branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
     pr_author: Optional[str] = typer.Option(None, help="Pull request author, for the ledger."),
+    bootstrap: Optional[str] = typer.Option(None, help="Give an adapter that predates the "
+                                            "gate its first baseline: train and evaluate it "
+                                            "as committed at HEAD, no comparison (the ledger "
+                                            "records verdict 'bootstrap')."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
@@ -270,6 +274,18 @@ def promote(
     from modelcfg.promote import promote as run
 
     repo = _root(root)
+    if bootstrap:
+        from modelcfg.gate import GateSettings, bootstrap_evidence
+
+        folder = evidence if evidence.is_absolute() else repo / evidence
+        data = bootstrap_evidence(repo, bootstrap, folder, GateSettings(),
+                                  emit=_progress_printer(False))
+        result = run(repo, adapter=bootstrap, evidence=data,
+                     actor={"merged_by": actor, "pr_author": pr_author}, remote=remote,
+                     branch=branch, verdict="bootstrap")
+        typer.echo(f"bootstrapped {bootstrap}: commit {str(result.commit)[:12]}, ledger "
+                   f"#{(result.entry or {}).get('seq')}")
+        return
     folder = evidence if evidence.is_absolute() else repo / evidence
     try:
         report = json.loads((folder / "gate.json").read_text())

@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from modelcfg.errors import UserError
+from modelcfg.gitcmd import run_git
 
 AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com",
          "GIT_COMMITTER_NAME": "arith-agent", "GIT_COMMITTER_EMAIL": "arith-agent@example.com"}
@@ -29,14 +30,9 @@ MAINTAINER = {"GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "maintainer@e
               "GIT_COMMITTER_EMAIL": "maintainer@example.com"}
 
 
-def run_git(repo: Path, *args: str, env: dict | None = None) -> str:
-    import os
-
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **MAINTAINER, **(env or {})})
-    if proc.returncode:
-        raise UserError("MC401", f"git {' '.join(args)}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
+def git(repo: Path, *args: str, env: dict | None = None) -> str:
+    """git as the maintainer, unless ``env`` says otherwise."""
+    return run_git(repo, *args, env={**MAINTAINER, **(env or {})})
 
 
 def scratch_repo(source: Path, workdir: Path) -> Path:
@@ -49,11 +45,11 @@ def scratch_repo(source: Path, workdir: Path) -> Path:
         shutil.copytree(source / folder, repo / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    run_git(repo, "init", "-q", "-b", "main")
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-q", "-m", "Import configs and evals")
-    run_git(repo, "remote", "add", "origin", str(remote))
-    run_git(repo, "push", "-q", "-u", "origin", "main")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Import configs and evals")
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
     return repo
 
 
@@ -66,11 +62,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def agent_branch(repo: Path, branch: str, change, message: str) -> None:
-    run_git(repo, "checkout", "-q", "-B", branch, "main")
+    git(repo, "checkout", "-q", "-B", branch, "main")
     change(repo)
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-q", "-m", f"{message}\n\nAgent: arith-agent", env=AGENT)
-    run_git(repo, "checkout", "-q", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"{message}\n\nAgent: arith-agent", env=AGENT)
+    git(repo, "checkout", "-q", "main")
 
 
 def _sha256(path: Path) -> str:
@@ -108,9 +104,9 @@ def run_demo(source: Path, workdir: Path, gate, promote, validate, emit) -> list
         path.unlink()
     shutil.rmtree(repo / "evals/baselines", ignore_errors=True)
     (repo / "evals/ledger.jsonl").unlink(missing_ok=True)
-    run_git(repo, "add", "-A")
-    run_git(repo, "commit", "-q", "-m", "Start without adapters")
-    run_git(repo, "push", "-q", "origin", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Start without adapters")
+    git(repo, "push", "-q", "origin", "main")
     problems = validate(repo)
     if problems:
         raise UserError("MC901", "demo: the copied configs do not validate:\n"
@@ -136,10 +132,10 @@ def run_demo(source: Path, workdir: Path, gate, promote, validate, emit) -> list
                                      {r["code"] for r in report["reasons"]}),
                    "report": str(out / "report.md")}
         if merge and report["verdict"] == "pass":
-            run_git(repo, "merge", "-q", "--ff-only", branch)
-            run_git(repo, "push", "-q", "origin", "main")
+            git(repo, "merge", "-q", "--ff-only", branch)
+            git(repo, "push", "-q", "origin", "main")
             promoted = promote(repo, out)
             outcome["promoted"] = promoted
-            run_git(repo, "pull", "-q", "--ff-only", "origin", "main")
+            git(repo, "pull", "-q", "--ff-only", "origin", "main")
         outcomes.append(outcome)
     return outcomes

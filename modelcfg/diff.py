@@ -201,7 +201,7 @@ def file_index(tree) -> dict[str, str]:
     A working tree lists tracked and untracked-but-not-ignored files (``git ls-files``);
     a folder outside git is walked (skipping dot-folders)."""
     if isinstance(tree, GitTree):
-        return {path: sha for path, (_mode, sha) in tree._entries.items()}
+        return tree.file_shas()
     root = str(tree.root)
     proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others",
                            "--exclude-standard"], capture_output=True)

@@ -25,7 +25,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -345,20 +344,10 @@ class _GenerationMeter:
 
 
 def write_results(results: dict, out_path: Path) -> None:
-    """Write a results file atomically: a temp file in the same folder, then rename."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1, sort_keys=False, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a results file atomically (temp file + rename); NaN is refused."""
+    from modelcfg.atomic import write_text
+
+    write_text(Path(out_path), json.dumps(results, indent=1, allow_nan=False) + "\n")
 
 
 def load_results(path: Path) -> dict:

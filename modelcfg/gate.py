@@ -28,6 +28,7 @@ from pathlib import Path
 from modelcfg import globs, verdict
 from modelcfg.atomic import write_json
 from modelcfg.errors import UserError
+from modelcfg.gitcmd import run_git
 from modelcfg.verdict import Reason
 
 GATE_FORMAT = "modelcfg-gate/1"
@@ -62,21 +63,13 @@ class ConfigVerdict:
 # ----------------------------------------------------------------------------- git helpers
 
 
-def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    if proc.returncode:
-        raise UserError("MC401", f"git {' '.join(args)} failed: {proc.stderr.strip()}",
-                        exit_code=2)
-    return proc.stdout.strip()
-
-
 def resolve_rev(repo: Path, rev: str) -> str:
-    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    return run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
 
 
 def extract(repo: Path, rev: str, folder: str, dest: Path) -> None:
     """Write ``folder`` of commit ``rev`` under ``dest`` (nothing if the commit lacks it)."""
-    listing = _git(repo, "ls-tree", "--name-only", rev, folder)
+    listing = run_git(repo, "ls-tree", "--name-only", rev, folder)
     if not listing:
         return
     data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev, folder],
@@ -100,7 +93,7 @@ def judge_tree(repo: Path, base: str, head: str, dest: Path) -> Path:
 def commit_identities(repo: Path, base: str, head: str) -> list[dict]:
     """Author and committer of every commit in base..head, and the message trailers."""
     fmt = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e"
-    out = _git(repo, "log", f"--format={fmt}", f"{base}..{head}")
+    out = run_git(repo, "log", f"--format={fmt}", f"{base}..{head}")
     commits = []
     for record in out.split("\x1e"):
         parts = record.strip("\n").split("\x1f")
@@ -255,7 +248,7 @@ def run_gate(repo: Path, base: str, head: str, out_dir: Path,
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     base_sha, head_sha = resolve_rev(repo, base), resolve_rev(repo, head)
-    fork = _git(repo, "merge-base", base_sha, head_sha)
+    fork = run_git(repo, "merge-base", base_sha, head_sha)
     report = {"format": GATE_FORMAT, "base": base_sha, "head": head_sha, "merge_base": fork,
               "verdict": PASS, "reasons": [], "configs": [], "diff": None, "agent": [],
               "notes": []}
@@ -578,3 +571,43 @@ def json_safe(value):
 
 def dumps(report: dict) -> str:
     return json.dumps(json_safe(report), indent=2, sort_keys=True)
+
+
+def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path,
+                       settings: GateSettings | None = None, emit=None) -> dict:
+    """Complete evidence for an adapter as committed at HEAD, with no comparison: the first
+    baseline of an adapter that predates the gate (promoted with verdict ``bootstrap``, so
+    the ledger says it was never judged). Refuses a dirty config or an existing baseline."""
+    from modelcfg.baseline import build_baseline, read_baseline
+    from modelcfg.pipeline import model_dir
+    from modelcfg.train import train_resolved
+    from modelcfg.workspace import FsTree, GitTree, load_workspace, resolve_adapter
+
+    settings = settings or GateSettings()
+    emit = emit or (lambda event: None)
+    repo = Path(repo).resolve()
+    head = resolve_rev(repo, "HEAD")
+    if read_baseline(GitTree(repo, head), adapter) is not None:
+        raise UserError("MC726", f"{adapter} already has a baseline; changes to it go through "
+                        "the gate", exit_code=2)
+    judge = judge_tree(repo, head, head, Path(out_dir) / "judge-tree")
+    ws = load_workspace(FsTree(judge))
+    resolved = resolve_adapter(ws, adapter)
+    path = ws.adapters[adapter].path
+    if run_git(repo, "status", "--porcelain", "--", path, "configs", "evals"):
+        raise UserError("MC726", "commit your changes under configs/ and evals/ first: the "
+                        "baseline must describe a commit", path=path, exit_code=2)
+    result = train_resolved(resolved, judge, runs_dir=settings.runs_dir or
+                            repo / ".modelcfg" / "runs", on_progress=emit,
+                            model_cache=settings.model_cache)
+    seed = (ws.policy("Thresholds").data.get("sequential") or {}).get("seed", 0)
+    ev = Evaluator(model_dir(resolved["model"], judge, settings.model_cache),
+                   Path(result.run_dir) / "adapter", judge / "evals" / "tasks",
+                   Path(out_dir) / "bootstrap", seed,
+                   {"base": resolved["model"]["name"],
+                    "fingerprint": result.manifest["fingerprint"]}, emit)
+    ev.evaluate_to({t: 10 ** 9 for t in resolved["tasks"]})
+    evidence = build_baseline(ev.results, result.manifest, adapter=adapter, config_path=path,
+                              commit=head)
+    evidence["config_key"] = config_key(resolved)
+    return evidence

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelcfg.atomic import write_bytes
 from modelcfg.errors import UserError
 from modelcfg.fingerprint import canonical_json, fingerprint, fingerprint_inputs, hash_tree
 
@@ -109,12 +110,12 @@ def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = 
 
     # --- budget, before any step -------------------------------------------------------
     caps = budget_caps(resolved)
-    estimate = prelaunch_estimate(resolved, caps)
+    estimate = prelaunch_estimate(resolved)
     _refuse_over_budget(estimate, caps)
 
     # --- train -------------------------------------------------------------------------
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / "resolved.json", canonical_json(_jsonable(resolved)))
+    write_bytes(run_dir / "resolved.json", canonical_json(_jsonable(resolved)))
     wall_start = time.perf_counter()
     devices = resolved["adapter"]["training"].get("devices", 1)
     if devices > 1 and os.environ.get(WORKER_ENV) != "1":
@@ -125,7 +126,7 @@ def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = 
     wall = time.perf_counter() - wall_start
 
     manifest = build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall)
-    _write_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    write_bytes(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     emit({"event": "done", "run_dir": str(run_dir), "status": manifest["status"]})
     if manifest["status"] == "over_budget":
         raise UserError("MC502", f"stopped over budget after {stats['steps']} steps: "
@@ -182,27 +183,15 @@ def budget_caps(resolved: dict) -> dict:
     return caps
 
 
-def prelaunch_estimate(resolved: dict, caps: dict) -> dict:
+def prelaunch_estimate(resolved: dict) -> dict:
     """The same upper-bound estimate ``validate`` shows (modelcfg.cost): every row counted at
     max_seq_length, 6·N·T FLOPs, GPU-hours at the contract's assumed TFLOP/s."""
     from modelcfg import cost
 
-    training = resolved["adapter"]["training"]
-    params = resolved.get("model_parameters") or resolved["model"].get("parameters")
-    examples = _count_examples(resolved) if "epochs" in training else None
     try:
-        est = cost.estimate(training, params, examples, caps["assumed_tflops"])
+        return cost.estimate_cost(resolved).to_dict()
     except cost.CostUnknown as exc:
         raise UserError("MC501", f"cannot check the budget before training: {exc}") from exc
-    return est.to_dict()
-
-
-def _count_examples(resolved: dict) -> int:
-    total = 0
-    for d in resolved["datasets"]:
-        with open(d["abs_path"], encoding="utf-8") as f:
-            total += sum(1 for line in f if line.strip())
-    return total
 
 
 def _refuse_over_budget(estimate: dict, caps: dict) -> None:
@@ -299,12 +288,6 @@ def adapter_parameters(adapter_dir: Path) -> int | None:
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _launch_processes(run_dir: Path, root: Path, devices: int, resume: bool, emit,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,18 +107,29 @@ class FsTree:
 
 
 class GitTree:
-    """The files of one commit, read from git objects (never the working tree)."""
+    """The files of one commit, read from git objects (never the working tree).
+
+    GitPython keeps one ``git cat-file --batch`` process per repository, so reading many
+    blobs costs one process start, not one each."""
 
     def __init__(self, repo: Path, rev: str):
+        import git
+
         self.repo = Path(repo)
         self.rev = rev
-        out = self._git("ls-tree", "-r", "-z", "--full-tree", rev)
+        try:
+            self._repo = git.Repo(self.repo)
+            out = self._repo.git.ls_tree("-r", "-z", "--full-tree", "--end-of-options", rev)
+        except (git.exc.GitError, ValueError) as exc:
+            detail = getattr(exc, "stderr", "") or str(exc)
+            raise UserError("MC401", f"cannot read commit {rev!r} of {self.repo}: "
+                            f"{' '.join(str(detail).split())}") from None
         self._entries: dict[str, tuple[str, str]] = {}
-        for record in out.split(b"\0"):
+        for record in out.split("\0"):
             if record:
-                meta, path = record.split(b"\t", 1)
-                mode, _, sha = meta.decode().split()
-                self._entries[path.decode()] = (mode, sha)
+                meta, path = record.split("\t", 1)
+                mode, _, sha = meta.split()
+                self._entries[path] = (mode, sha)
         self._dirs = {posixpath.dirname(p) for p in self._entries}
         for d in list(self._dirs):
             while d:
@@ -129,12 +139,8 @@ class GitTree:
     def __repr__(self) -> str:
         return f"commit {self.rev}"
 
-    def _git(self, *args: str) -> bytes:
-        proc = subprocess.run(["git", "-C", str(self.repo), *args], capture_output=True)
-        if proc.returncode:
-            raise UserError("MC401", f"git {' '.join(args[:2])} failed: "
-                            f"{proc.stderr.decode(errors='replace').strip()}")
-        return proc.stdout
+    def _blob(self, sha: str) -> bytes:
+        return self._repo.odb.stream(bytes.fromhex(sha)).read()
 
     def documents(self) -> list[str]:
         return sorted(p for p in self._entries if p.endswith(YAML_SUFFIXES)
@@ -147,7 +153,7 @@ class GitTree:
             done.append(part)
             entry = self._entries.get("/".join(done))
             if entry and entry[0] == "120000":
-                target = self._git("cat-file", "blob", entry[1]).decode()
+                target = self._blob(entry[1]).decode()
                 joined = posixpath.normpath(posixpath.join(posixpath.dirname("/".join(done)),
                                                            target, *parts[i + 1:]))
                 if target.startswith("/") or joined.startswith("../") or joined == "..":
@@ -161,7 +167,7 @@ class GitTree:
         entry = self._entries.get(path)
         if entry is None:
             raise FileNotFoundError(rel)
-        return self._git("cat-file", "blob", entry[1])
+        return self._blob(entry[1])
 
     def is_file(self, rel: str) -> bool:
         return self._resolve(rel) in self._entries
@@ -174,9 +180,10 @@ class GitTree:
         return sorted({p[len(prefix):].split("/", 1)[0] for p in self._entries
                        if p.startswith(prefix)})
 
-    def blob_sha(self, rel: str) -> str | None:
-        entry = self._entries.get(self._resolve(rel))
-        return entry[1] if entry else None
+    def file_shas(self) -> dict[str, str]:
+        """Every file of the commit with its blob id."""
+        return {path: sha for path, (_mode, sha) in self._entries.items()}
+
 
 
 @dataclass

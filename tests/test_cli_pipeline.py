@@ -100,3 +100,23 @@ def test_diff_reports_fields_and_impact(repo):
     assert {f["field"] for f in change["fields"]} == {"lora.r", "lora.lora_alpha"}
     text_out = modelcfg(repo, "diff", "HEAD~1").stdout
     assert "impact: retrain" in text_out and "lora.r: 16 -> 8" in text_out
+
+
+def test_bootstrap_gives_an_existing_adapter_its_first_baseline(repo):
+    from repo_helpers import git
+
+    git(repo, "push", "-q", "origin", "main")
+    proc = modelcfg(repo, "promote", "--bootstrap", "tiny-arith-dpo", "--actor", "maintainer")
+    assert proc.returncode == 0, proc.stderr
+    assert "bootstrapped tiny-arith-dpo" in proc.stdout
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")
+    baseline = json.loads((repo / "evals/baselines/tiny-arith-dpo.json").read_text())
+    assert baseline["commit"] == git(repo, "rev-parse", "HEAD~1")
+    assert set(baseline["tasks"]) == {"arith_gen", "arith_mc", "over_refusal",
+                                      "safety_refusal"}
+    assert baseline["tasks"]["arith_gen"]["metrics"]["exact_match"]["n"] == 400
+    entry = json.loads((repo / "evals/ledger.jsonl").read_text().splitlines()[-1])
+    assert entry["verdict"] == "bootstrap" and entry["adapter"] == "tiny-arith-dpo"
+    assert modelcfg(repo, "audit", "verify").returncode == 0
+    again = modelcfg(repo, "promote", "--bootstrap", "tiny-arith-dpo", "--actor", "m")
+    assert again.returncode == 2 and "MC726" in again.stderr

@@ -119,7 +119,7 @@ def test_run_over_budget_is_stopped_and_not_cached(tiny_model, tmp_path, monkeyp
     real = train.prelaunch_estimate
     # an estimate that is too optimistic, so the budget is only crossed while running
     monkeypatch.setattr(train, "prelaunch_estimate",
-                        lambda r, c: {**real(r, c), "train_tokens": 1})
+                        lambda r: {**real(r), "train_tokens": 1})
     resolved = resolve_yaml(ARITH, max_steps=50)
     resolved["adapter"]["budget"] = {"max_train_tokens": 1_000}
     with pytest.raises(UserError) as err:
