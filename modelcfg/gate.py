@@ -25,10 +25,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelcfg import globs, verdict
+from modelcfg import verdict
+from modelcfg.agents import agent_authored, agent_path_reasons, commit_identities
 from modelcfg.atomic import write_json
 from modelcfg.errors import UserError
 from modelcfg.gitcmd import run_git
+from modelcfg.evidence import Evaluator, baseline_as_results, config_key, fixed_order
 from modelcfg.verdict import Reason
 
 GATE_FORMAT = "modelcfg-gate/1"
@@ -88,141 +90,6 @@ def judge_tree(repo: Path, base: str, head: str, dest: Path) -> Path:
     extract(repo, head, "configs", dest)
     extract(repo, base, "evals", dest)
     return dest
-
-
-def commit_identities(repo: Path, base: str, head: str) -> list[dict]:
-    """Author and committer of every commit in base..head, and the message trailers."""
-    fmt = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e"
-    out = run_git(repo, "log", f"--format={fmt}", f"{base}..{head}")
-    commits = []
-    for record in out.split("\x1e"):
-        parts = record.strip("\n").split("\x1f")
-        if len(parts) == 6:
-            sha, an, ae, cn, ce, trailers = parts
-            commits.append({"sha": sha, "author": an, "author_email": ae, "committer": cn,
-                            "committer_email": ce,
-                            "trailers": [t for t in trailers.splitlines() if t.strip()]})
-    return commits
-
-
-def agent_authored(contract: dict, commits: list[dict], pr_author: str | None,
-                   labels: list[str]) -> list[str]:
-    """Why this change counts as agent-authored (empty: it does not)."""
-    rules = contract.get("agents") or {}
-    why = []
-    authors = rules.get("authors", [])
-    if pr_author and globs.matches_any(authors, pr_author):
-        why.append(f"pull request author {pr_author}")
-    for label in labels:
-        if globs.matches_any(rules.get("labels", []), label):
-            why.append(f"label {label}")
-    for c in commits:
-        for who in (c["author"], c["author_email"], c["committer"], c["committer_email"]):
-            if globs.matches_any(authors, who):
-                why.append(f"commit {c['sha'][:10]} by {who}")
-                break
-        for trailer in c["trailers"]:
-            if globs.matches_any(rules.get("trailers", []), trailer):
-                why.append(f"commit {c['sha'][:10]} trailer '{trailer}'")
-    return sorted(set(why))
-
-
-def agent_path_reasons(contract: dict, changed_paths: list[str]) -> list[Reason]:
-    rules = contract.get("agents") or {}
-    allowed, protected = rules.get("allowed_paths", []), contract.get("protected_paths", [])
-    reasons = []
-    for path in changed_paths:
-        if globs.matches_any(protected, path):
-            reasons.append(Reason("MC814", f"an agent-authored change edits the protected path "
-                                  f"{path}", field=path, threshold="contract.protected_paths"))
-        elif not globs.matches_any(allowed, path):
-            reasons.append(Reason("MC814", f"an agent-authored change edits {path}, outside the "
-                                  "contract's agents.allowed_paths", field=path,
-                                  threshold="contract.agents.allowed_paths"))
-    return reasons
-
-
-# ----------------------------------------------------------------------------- evidence
-
-
-def baseline_as_results(baseline: dict) -> dict:
-    """A baseline file's tasks in the results-file shape the verdict functions pair on."""
-    tasks = {}
-    for name, task in baseline.get("tasks", {}).items():
-        samples: dict[str, dict] = {}
-        for metric, items in task.get("samples", {}).items():
-            for doc_id, (doc_hash, score) in items.items():
-                entry = samples.setdefault(doc_id, {"doc_hash": doc_hash, "scores": {}})
-                entry["scores"][metric] = score
-        tasks[name] = {"version": task.get("version"), "config_hash": task.get("config_hash"),
-                       "n_docs": task.get("n_docs"), "samples": samples,
-                       "metrics": task.get("metrics", {})}
-    return {"lm_eval_version": (baseline.get("harness") or {}).get("version"), "tasks": tasks}
-
-
-def config_key(resolved: dict) -> str:
-    """What the trained result depends on in the configs alone (no library versions): used
-    to tell whether a baseline still describes the base commit's config."""
-    from modelcfg.fingerprint import (NON_RESULT_FIELDS, NON_RESULT_TRAINING_FIELDS,
-                                      canonical_json, sha256_bytes)
-
-    def strip(doc: dict) -> dict:
-        out = {k: v for k, v in doc.items() if k not in NON_RESULT_FIELDS}
-        if isinstance(out.get("training"), dict):
-            out["training"] = {k: v for k, v in out["training"].items()
-                               if k not in NON_RESULT_TRAINING_FIELDS}
-        return out
-
-    return sha256_bytes(canonical_json({
-        "adapter": strip(resolved["adapter"]), "model": strip(resolved["model"]),
-        "datasets": [d.get("sha256") or d.get("revision") for d in resolved["datasets"]]}))
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-
-class Evaluator:
-    """Evaluates one model (base + optional adapter) batch by batch, merging the results."""
-
-    def __init__(self, model_path: Path, adapter_path: Path | None, tasks_dir: Path,
-                 out_dir: Path, seed: int, fingerprint: dict, emit):
-        self.model_path, self.adapter_path = model_path, adapter_path
-        self.tasks_dir, self.out_dir, self.seed = tasks_dir, out_dir, seed
-        self.fingerprint, self.emit = fingerprint, emit
-        self.results: dict | None = None
-        self.done: dict[str, int] = {}  # task -> items evaluated (a prefix of the order)
-        self.batches = 0
-
-    def evaluate_to(self, wanted: dict[str, int]) -> None:
-        """Evaluate each task up to ``wanted[task]`` items of the fixed order."""
-        from modelcfg.evaluate import evaluate, merge_results
-
-        groups: dict[tuple[int, int], list[str]] = {}
-        for task, n in wanted.items():
-            have = self.done.get(task, 0)
-            if n > have:
-                groups.setdefault((have, n - have), []).append(task)
-        for (offset, limit), tasks in sorted(groups.items()):
-            self.batches += 1
-            out = self.out_dir / f"batch-{self.batches:03d}.json"
-            self.emit({"event": "eval_batch", "tasks": tasks, "offset": offset,
-                       "limit": limit})
-            part = evaluate(self.model_path, tasks, self.tasks_dir, out,
-                            adapter_path=self.adapter_path,
-                            model_fingerprint=self.fingerprint, order_seed=self.seed,
-                            offset=offset, limit=limit)
-            self.results = part if self.results is None else merge_results(self.results, part)
-            for task in tasks:
-                self.done[task] = offset + limit
-
-    def task(self, name: str) -> dict:
-        return (self.results or {}).get("tasks", {}).get(name, {})
-
-
-def fixed_order(n_docs: int, seed: int) -> list[str]:
-    from modelcfg.evaluate import item_order
-
-    return [str(i) for i in item_order(n_docs, seed)]
 
 
 # ----------------------------------------------------------------------------- the gate
@@ -344,25 +211,7 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
         cv.train = {"skipped": "no change that affects training or evaluation"}
         return
 
-    # -- train (cached by fingerprint) -----------------------------------------------------
-    from modelcfg.train import train_resolved
-
-    runs_dir = settings.runs_dir or repo / ".modelcfg" / "runs"
-    try:
-        result = train_resolved(resolved, judge, runs_dir=runs_dir, on_progress=emit,
-                                model_cache=settings.model_cache)
-    except UserError as err:
-        code = "MC803" if err.code == "MC502" else ("MC802" if err.code == "MC501" else None)
-        if code is None:
-            raise
-        cv.block([Reason(code, err.message, config=cv.adapter, field="budget")])
-        return
-    manifest = result.manifest
-    cv.train = {"run_dir": str(result.run_dir), "cache_hit": result.cache_hit,
-                "train_seconds": result.train_seconds, "fingerprint": manifest["fingerprint"]}
-    cv.cost["measured"] = manifest.get("cost", {})
-
-    # -- baseline from the base commit ------------------------------------------------------
+    # -- baseline from the base commit: checked before any training ----------------------
     from modelcfg.pipeline import model_dir
 
     tasks = resolved["tasks"]
@@ -404,6 +253,24 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
     if incompatible:
         cv.block(incompatible)
         return
+
+    # -- train (cached by fingerprint) -----------------------------------------------------
+    from modelcfg.train import train_resolved
+
+    runs_dir = settings.runs_dir or repo / ".modelcfg" / "runs"
+    try:
+        result = train_resolved(resolved, judge, runs_dir=runs_dir, on_progress=emit,
+                                model_cache=settings.model_cache)
+    except UserError as err:
+        code = "MC803" if err.code == "MC502" else ("MC802" if err.code == "MC501" else None)
+        if code is None:
+            raise
+        cv.block([Reason(code, err.message, config=cv.adapter, field="budget")])
+        return
+    manifest = result.manifest
+    cv.train = {"run_dir": str(result.run_dir), "cache_hit": result.cache_hit,
+                "train_seconds": result.train_seconds, "fingerprint": manifest["fingerprint"]}
+    cv.cost["measured"] = manifest.get("cost", {})
 
     # -- candidate, look by look --------------------------------------------------------
     cand = Evaluator(base_model, Path(result.run_dir) / "adapter", judge / "evals" / "tasks",

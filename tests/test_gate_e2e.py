@@ -216,6 +216,19 @@ def test_missing_baseline_of_an_existing_adapter_blocks(scenario):
     assert "MC804" in codes(report)
 
 
+def test_stale_baseline_blocks_before_training(scenario):
+    git(scenario.repo, "checkout", "-q", "-b", "stale-base", "main")
+    path = scenario.repo / "configs/adapters/tiny-arith.yaml"
+    path.write_text(path.read_text().replace("warmup_steps: 10", "warmup_steps: 12"))
+    commit_all(scenario.repo, "a maintainer edits the config without re-baselining")
+    git(scenario.repo, "checkout", "-q", "main")
+    head = scenario.branch("agent/reeval-stale", _reevaluate)
+    before = scenario.run_dirs()
+    report = scenario.gate(head, base="stale-base")
+    assert "MC815" in codes(report), codes(report)
+    assert scenario.run_dirs() == before
+
+
 def test_incompatible_eval_data_blocks(scenario):
     git(scenario.repo, "checkout", "-q", "-b", "edited-task", "main")
     data = scenario.repo / "evals/tasks/arith_gen/arith_gen.jsonl"

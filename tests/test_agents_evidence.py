@@ -1,0 +1,90 @@
+"""Agent recognition, the paths agents may touch, and the config key of a baseline."""
+
+from __future__ import annotations
+
+import copy
+
+from repo_helpers import commit_all, git, make_repo
+
+from modelcfg.agents import agent_authored, agent_path_reasons, commit_identities
+from modelcfg.evidence import baseline_as_results, config_key
+
+CONTRACT = {"agents": {"authors": ["*[bot]", "agent-*"], "trailers": ["Agent: *"],
+                       "labels": ["agent"], "allowed_paths": ["configs/adapters/**"]},
+            "protected_paths": ["evals/**", ".github/**"]}
+
+
+def commit(author="Dev", email="dev@example.com", trailers=()):
+    return {"sha": "a" * 40, "author": author, "author_email": email, "committer": author,
+            "committer_email": email, "trailers": list(trailers)}
+
+
+def test_humans_are_not_agents():
+    assert agent_authored(CONTRACT, [commit()], "alice", ["bug"]) == []
+
+
+def test_agents_are_recognised_by_author_trailer_label_or_pr_author():
+    assert agent_authored(CONTRACT, [commit("renovate[bot]")], None, []) == [
+        f"commit {'a' * 10} by renovate[bot]"]
+    assert agent_authored(CONTRACT, [commit(trailers=["Agent: coder"])], None, []) == [
+        f"commit {'a' * 10} trailer 'Agent: coder'"]
+    assert agent_authored(CONTRACT, [commit()], "agent-7", []) == ["pull request author agent-7"]
+    assert agent_authored(CONTRACT, [commit()], None, ["agent"]) == ["label agent"]
+
+
+def test_agent_paths():
+    reasons = agent_path_reasons(CONTRACT, ["configs/adapters/a.yaml", "evals/thresholds.yaml",
+                                            "configs/models/m.yaml"])
+    assert [(r.code, r.field) for r in reasons] == [("MC814", "evals/thresholds.yaml"),
+                                                   ("MC814", "configs/models/m.yaml")]
+    assert "protected path" in reasons[0].message
+    assert "allowed_paths" in reasons[1].message
+
+
+def test_commit_identities_read_authors_and_trailers(tmp_path):
+    repo = make_repo(tmp_path)
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "x.txt").write_text("x")
+    commit_all(repo, "change\n\nAgent: coder\nSigned-off-by: Dev <dev@example.com>",
+               env={"GIT_AUTHOR_NAME": "agent-1", "GIT_AUTHOR_EMAIL": "a1@example.com"})
+    (found,) = commit_identities(repo, base, "HEAD")
+    assert found["author"] == "agent-1" and found["committer"] == "Test"
+    assert found["trailers"] == ["Agent: coder", "Signed-off-by: Dev <dev@example.com>"]
+
+
+RESOLVED = {"adapter": {"name": "a", "rationale": "x", "budget": {"max_train_tokens": 1},
+                        "evals": {"suites": ["s"]}, "lora": {"r": 8},
+                        "training": {"max_steps": 5, "checkpoint_every": 2}},
+            "model": {"name": "m", "source": {"builtin": "tiny-llama"}},
+            "datasets": [{"path": "d.jsonl", "sha256": "0" * 64}]}
+
+
+def test_config_key_ignores_what_does_not_change_the_result():
+    key = config_key(RESOLVED)
+    for path, value in ((("adapter", "rationale"), "y"), (("adapter", "budget"), {}),
+                        (("adapter", "evals"), {"suites": ["t"]}),
+                        (("adapter", "training", "checkpoint_every"), 9)):
+        other = copy.deepcopy(RESOLVED)
+        target = other
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+        assert config_key(other) == key, path
+    for change in (lambda r: r["adapter"]["lora"].update(r=16),
+                   lambda r: r["datasets"][0].update(sha256="1" * 64),
+                   lambda r: r["model"].update(dtype="bfloat16")):
+        other = copy.deepcopy(RESOLVED)
+        change(other)
+        assert config_key(other) != key
+
+
+def test_baseline_as_results_regroups_samples_by_doc():
+    baseline = {"harness": {"version": "0.4"}, "tasks": {"t": {
+        "version": 1, "config_hash": "h", "n_docs": 2, "metrics": {},
+        "samples": {"acc": {"0": ["h0", 1.0], "1": ["h1", 0.0]},
+                    "f1": {"0": ["h0", 0.5], "1": ["h1", 0.25]}}}}}
+    results = baseline_as_results(baseline)
+    assert results["lm_eval_version"] == "0.4"
+    assert results["tasks"]["t"]["samples"] == {
+        "0": {"doc_hash": "h0", "scores": {"acc": 1.0, "f1": 0.5}},
+        "1": {"doc_hash": "h1", "scores": {"acc": 0.0, "f1": 0.25}}}
