@@ -77,7 +77,13 @@ def extract(repo: Path, rev: str, folder: str, dest: Path) -> None:
     data = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev, folder],
                           capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")  # refuses absolute paths, '..' and device files
+        try:
+            # The "data" filter refuses absolute paths, '..', links that leave the folder
+            # and device files: a pull request cannot make the gate read outside the tree.
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise UserError("MC820", f"commit {rev[:12]} has {exc}; refused (paths must stay "
+                            "inside the repository)", exit_code=2) from None
 
 
 def judge_tree(repo: Path, base: str, head: str, dest: Path) -> Path:

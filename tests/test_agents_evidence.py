@@ -88,3 +88,21 @@ def test_baseline_as_results_regroups_samples_by_doc():
     assert results["tasks"]["t"]["samples"] == {
         "0": {"doc_hash": "h0", "scores": {"acc": 1.0, "f1": 0.5}},
         "1": {"doc_hash": "h1", "scores": {"acc": 0.0, "f1": 0.25}}}
+
+
+def test_gate_refuses_a_symlink_out_of_the_repository(tmp_path):
+    import os
+
+    from repo_helpers import GOLDEN
+
+    from modelcfg.gate import run_gate
+
+    repo = make_repo(tmp_path, GOLDEN / "base")
+    git(repo, "checkout", "-q", "-b", "evil")
+    os.symlink("/etc/passwd", repo / "configs/datasets/evil.jsonl")
+    commit_all(repo, "add a link out of the repository")
+    report = run_gate(repo, "main", "evil", tmp_path / "out")
+    assert report["verdict"] == "error"
+    assert report["reasons"][0]["code"] == "MC820"
+    assert "evil.jsonl" in report["reasons"][0]["message"]
+    assert (tmp_path / "out" / "report.md").is_file()
