@@ -445,6 +445,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:  # noqa: BLE001 - a bug: show everything, and never look like a pass
+        import traceback
+
+        traceback.print_exc()
+        typer.echo("error: internal error in modelcfg (exit 3); please report it with the "
+                   "traceback above", err=True)
+        return 3
     return rc if isinstance(rc, int) else 0
 
 

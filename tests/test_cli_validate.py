@@ -165,3 +165,16 @@ def test_env_does_not_leak_into_results(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stdout
+
+
+def test_internal_errors_exit_3_with_a_traceback(tmp_path):
+    # A bug (here: validate handed a path that makes the library fail in an unplanned way)
+    # must neither look like success nor like a verdict.
+    code = ("import modelcfg.validate as v\n"
+            "def boom(*a, **k):\n    raise RuntimeError('boom')\n"
+            "v.validate = boom\n"
+            "from modelcfg.cli import main\nraise SystemExit(main(['validate']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 3
+    assert "RuntimeError: boom" in proc.stderr and "internal error" in proc.stderr
