@@ -25,6 +25,7 @@ import math
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -200,6 +201,8 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
 
     lm = hflm_cls(pretrained=str(model_path), peft=str(adapter_path) if adapter_path else None,
                   batch_size=batch_size, device=device, dtype=dtype, trust_remote_code=False)
+    if not sys.stderr.isatty():
+        _quiet_progress(lm)  # CI logs: no progress bars redrawn into the log
     meter = _GenerationMeter(lm)
     # Always sorted ids: lm-eval maps the k-th selected doc back to samples[k].
     samples = None if selected[next(iter(to_run))] is None else {
@@ -314,6 +317,14 @@ def _jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):
         return str(value)
+
+
+def _quiet_progress(lm) -> None:
+    """Ask lm-eval's model calls for no progress bar (their ``disable_tqdm`` argument)."""
+    for name in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+        method = getattr(lm, name)
+        setattr(lm, name, lambda requests, *args, _m=method, **kw: _m(
+            requests, *args, **{**kw, "disable_tqdm": True}))
 
 
 class _GenerationMeter:
