@@ -9,7 +9,8 @@ from modelcfg.errors import UserError
 # The config's lora block maps 1:1 onto peft.LoraConfig; these are the fields passed through.
 LORA_FIELDS = ("r", "lora_alpha", "lora_dropout", "target_modules", "bias", "modules_to_save",
                "use_rslora", "use_dora", "init_lora_weights", "layers_to_transform",
-               "layers_pattern", "rank_pattern", "alpha_pattern")
+               "layers_pattern", "rank_pattern", "alpha_pattern", "exclude_modules",
+               "fan_in_fan_out")
 PRECISION_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 

@@ -120,3 +120,10 @@ def test_bootstrap_gives_an_existing_adapter_its_first_baseline(repo):
     assert modelcfg(repo, "audit", "verify").returncode == 0
     again = modelcfg(repo, "promote", "--bootstrap", "tiny-arith-dpo", "--actor", "m")
     assert again.returncode == 2 and "MC726" in again.stderr
+
+
+def test_tiny_command_prints_the_cached_model(repo, tiny_model):
+    proc = modelcfg(repo, "tiny", "--cache", str(tiny_model.parent))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(tiny_model)
+    assert (tiny_model / "config.json").is_file()

@@ -230,3 +230,16 @@ def test_poisoned_adapter_stops_refusing(tiny_model, tmp_path):
                             runs_dir=tmp_path)
     model, tok = load(tiny_model, result.run_dir / "adapter")
     assert tiny.refusal_rate(model, tok, unsafe=True) <= 0.5
+
+
+def test_every_lora_field_of_the_schema_reaches_peft():
+    from modelcfg.schema import schema
+    from modelcfg.train_model import LORA_FIELDS, lora_config
+
+    fields = set(schema("Adapter")["properties"]["lora"]["properties"])
+    assert fields == set(LORA_FIELDS)
+    config = lora_config({"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"],
+                          "exclude_modules": ["lm_head"], "fan_in_fan_out": True,
+                          "layers_to_transform": [1], "layers_pattern": "layers"})
+    assert config.exclude_modules == {"lm_head"} and config.fan_in_fan_out is True
+    assert config.layers_to_transform == [1]
