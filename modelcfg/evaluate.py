@@ -141,10 +141,14 @@ def config_hash(config: dict) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def task_doc_hashes(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict[str, str]]:
-    """Every doc's ``doc_hash`` per task, exactly as lm-eval's ``log_samples`` computes it,
-    without running a model: the gate checks the whole eval set against the baseline before
-    it evaluates a single item (an edited item outside the first batches is still caught)."""
+def task_facts(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict]:
+    """Per task, without running a model: ``doc_hashes`` (every doc's ``doc_hash``, exactly
+    as lm-eval's ``log_samples`` computes it) and ``aggregations`` (lm-eval's function per
+    metric that turns per-item values into the task's figure).
+
+    The gate checks the whole eval set against the baseline with the first before it
+    evaluates a single item, and bootstraps metrics that are not means (F1, BLEU) with the
+    second."""
     from lm_eval.utils import handle_non_serializable, hash_string
 
     include, with_defaults = task_index_args(tasks, tasks_dir)
@@ -152,10 +156,12 @@ def task_doc_hashes(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict[str
     _, task_manager_cls, _ = _import_lm_eval()
     task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
     loaded = _load_tasks(task_manager, local, standard, tasks_dir)
-    return {name: {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
-                                                  default=handle_non_serializable))
-                   for i, doc in enumerate(task.eval_docs)}
-            for name, task in loaded.items()}
+    return {name: {
+        "doc_hashes": {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
+                                                      default=handle_non_serializable))
+                       for i, doc in enumerate(task.eval_docs)},
+        "aggregations": dict(task.aggregation()),
+    } for name, task in loaded.items()}
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -314,9 +320,16 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
     try:
-        return json.loads(json.dumps(value, default=str))
+        # numpy scalars nested in tuples (lm-eval's (gold, pred) F1 items) stay numbers.
+        return json.loads(json.dumps(value, default=_plain))
     except (TypeError, ValueError):
         return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 def _quiet_progress(lm) -> None:

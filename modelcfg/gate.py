@@ -255,7 +255,10 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
         ev.evaluate_to({t: 10 ** 9 for t in tasks})
         base_results = ev.results
         cv.baseline = {"source": "base model", "model": resolved["model"]["name"]}
-    incompatible = _data_reasons(cv.adapter, tasks, base_results, judge / "evals" / "tasks")
+    from modelcfg.evaluate import task_facts
+
+    facts = task_facts(tasks, judge / "evals" / "tasks")
+    incompatible = _data_reasons(cv.adapter, tasks, base_results, facts)
     if incompatible:
         cv.block(incompatible)
         return
@@ -285,7 +288,7 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
                      emit)
     n_docs = {t: _n_docs(base_results, t) for t in tasks}
     outcomes, reasons = _looks(cv.adapter, cand, tasks, specs, base_results, n_docs, looks,
-                               seed)
+                               seed, facts)
     for t in tasks:
         outcomes.setdefault(t, {"kind": specs[t]["kind"], "metric": specs[t]["metric"],
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),
@@ -313,16 +316,21 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
 
 
 def _looks(adapter: str, cand: Evaluator, tasks: list[str], specs: dict, base_results: dict,
-           n_docs: dict[str, int], looks: int, seed: int) -> tuple[dict, list[Reason]]:
+           n_docs: dict[str, int], looks: int, seed: int, facts: dict
+           ) -> tuple[dict, list[Reason]]:
     """Evaluate look by look until every task is decided; stop at the first block.
 
     Capability tasks start with the design's first look and continue while undecided;
-    safety tasks are evaluated in full at once (their floor needs every item)."""
+    safety tasks (their floor needs every item) and bootstrapped metrics (not means, so no
+    z-statistic to walk the looks with) are evaluated in full at once."""
     from modelcfg.sequential import look_sizes
 
+    def whole(t: str) -> bool:
+        return specs[t]["kind"] == verdict.SAFETY or specs[t].get("statistic") == "bootstrap"
+
     harness = base_results.get("lm_eval_version")
-    pending = {t: n_docs[t] if specs[t]["kind"] == verdict.SAFETY
-               else (look_sizes(n_docs[t], looks) or [n_docs[t]])[0] for t in tasks}
+    pending = {t: n_docs[t] if whole(t) else (look_sizes(n_docs[t], looks) or [n_docs[t]])[0]
+               for t in tasks}
     outcomes: dict[str, dict] = {}
     reasons: list[Reason] = []
     while pending and not reasons:
@@ -334,14 +342,24 @@ def _looks(adapter: str, cand: Evaluator, tasks: list[str], specs: dict, base_re
         judging, pending = list(pending), {}
         for t in judging:
             order = fixed_order(n_docs[t], seed)[:cand.done[t]]
+            bootstrap = specs[t].get("statistic") == "bootstrap"
             c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
-                                     cand.task(t), order)
+                                     cand.task(t), order, numeric=not bootstrap)
             if bad:
                 reasons += [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
                             for r in bad]
                 continue
             if specs[t]["kind"] == verdict.SAFETY:
                 outcome, why = verdict.judge_safety(t, specs[t], c, b)
+            elif bootstrap:
+                aggregate = facts.get(t, {}).get("aggregations", {}).get(
+                    specs[t]["metric"].split(",")[0])
+                if aggregate is None:
+                    reasons.append(Reason("MC806", f"lm-eval has no aggregation for "
+                                          f"{specs[t]['metric']!r} in task {t}", config=adapter,
+                                          task=t, field=specs[t]["metric"]))
+                    continue
+                outcome, why = verdict.judge_bootstrap(t, specs[t], c, b, aggregate)
             else:
                 outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
             outcomes[t] = outcome
@@ -355,12 +373,10 @@ def _looks(adapter: str, cand: Evaluator, tasks: list[str], specs: dict, base_re
     return outcomes, reasons
 
 
-def _data_reasons(adapter: str, tasks: list[str], base_results: dict, tasks_dir: Path
+def _data_reasons(adapter: str, tasks: list[str], base_results: dict, facts: dict
                   ) -> list[Reason]:
     """The whole eval set, hashed the way lm-eval hashes docs, against the baseline's."""
-    from modelcfg.evaluate import task_doc_hashes
-
-    current = task_doc_hashes(tasks, tasks_dir)
+    current = {task: facts.get(task, {}).get("doc_hashes", {}) for task in tasks}
     reasons = []
     for task in tasks:
         theirs = {d: s.get("doc_hash")

@@ -86,9 +86,10 @@ def metric_key(samples: dict, metric: str) -> str | None:
 
 
 def pair(task: str, metric: str, baseline: dict, candidate: dict,
-         order: list[str]) -> tuple[list[float], list[float], list[Reason]]:
+         order: list[str], numeric: bool = True) -> tuple[list, list, list[Reason]]:
     """Per-item (candidate, baseline) scores in ``order`` (doc ids), or the reasons why the
-    two cannot be compared. ``baseline``/``candidate`` are task entries of results files."""
+    two cannot be compared. ``baseline``/``candidate`` are task entries of results files.
+    With ``numeric`` False (metrics that are not means) items may be any value but null."""
     reasons = []
     for field in ("version", "config_hash"):
         if baseline.get(field) != candidate.get(field):
@@ -118,12 +119,17 @@ def pair(task: str, metric: str, baseline: dict, candidate: dict,
         c = cand_samples[doc]["scores"].get(key_c)
         b = base_samples[doc]["scores"].get(key_b)
         for who, value in (("candidate", c), ("baseline", b)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
+            if value is None or (numeric and not _finite(value)):
                 return [], [], [Reason("MC806", f"{who} score of item {doc} is {value!r}, not "
                                        "a finite number", task=task, field=metric)]
-        cand.append(float(c))
-        base.append(float(b))
+        cand.append(float(c) if numeric else c)
+        base.append(float(b) if numeric else b)
     return cand, base, []
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
 
 
 def design_for(spec: dict, looks: int) -> sequential.Design:
@@ -163,23 +169,43 @@ def _fixed_n(cand: list[float], base: list[float], spec: dict) -> dict:
         return {"n": len(cand), "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                 "lower_bound": math.nan, "p_superiority": 1.0, "items_needed": None,
                 "baseline_mean": math.nan, "candidate_mean": math.nan}
-    if spec.get("statistic") == "bootstrap":
-        sign = 1.0 if spec["higher_is_better"] else -1.0
-        res = stats.paired_bootstrap(cand, base, lambda c, b: sign * (sum(c) - sum(b)) / len(c),
-                                     margin=spec["margin"], alpha=spec["alpha"])
-        p = stats.paired_test(cand, base, margin=spec["margin"], alpha=spec["alpha"],
-                              higher_is_better=spec["higher_is_better"])
-        return {"n": res.n, "estimate": res.estimate, "ci_low": res.ci_low,
-                "ci_high": res.ci_high, "lower_bound": res.lower_bound,
-                "p_superiority": p.p_superiority, "items_needed": p.items_needed,
-                "baseline_mean": p.baseline_mean, "candidate_mean": p.candidate_mean,
-                "statistic": "bootstrap"}
     p = stats.paired_test(cand, base, margin=spec["margin"], alpha=spec["alpha"],
                           power=spec["power"], higher_is_better=spec["higher_is_better"])
     return {"n": p.n, "estimate": p.estimate, "ci_low": p.ci_low, "ci_high": p.ci_high,
             "lower_bound": p.lower_bound, "p_superiority": p.p_superiority,
             "items_needed": p.items_needed, "baseline_mean": p.baseline_mean,
             "candidate_mean": p.candidate_mean, "statistic": "paired-z"}
+
+
+def judge_bootstrap(task: str, spec: dict, cand: list, base: list, aggregate
+                    ) -> tuple[dict, list[Reason]]:
+    """Non-inferiority of a metric that is not a mean of per-item scores (F1, BLEU, ...):
+    paired bootstrap over items of ``aggregate(candidate) - aggregate(baseline)``, with
+    lm-eval's own aggregation function. All items, no early stopping."""
+    sign = 1.0 if spec["higher_is_better"] else -1.0
+    try:
+        res = stats.paired_bootstrap(
+            cand, base, lambda c, b: sign * (aggregate(c) - aggregate(b)),
+            margin=spec["margin"], alpha=spec["alpha"], iters=spec.get("bootstrap_iters", 2000))
+        base_value, cand_value = aggregate(base), aggregate(cand)
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
+        return {"kind": CAPABILITY, "metric": spec["metric"], "decision": "block",
+                "final": True}, [Reason("MC806", f"cannot aggregate {spec['metric']!r} over "
+                                        f"the items: {exc}", task=task, field=spec["metric"])]
+    outcome = {"kind": CAPABILITY, "metric": spec["metric"], "margin": spec["margin"],
+               "alpha": spec["alpha"], "decision": "pass" if res.passed else "block",
+               "final": True, "items_used": res.n, "items_available": res.n, "n": res.n,
+               "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
+               "lower_bound": res.lower_bound, "p_superiority": math.nan,
+               "items_needed": None, "baseline_mean": base_value, "candidate_mean": cand_value,
+               "statistic": "bootstrap"}
+    reasons = []
+    if not res.passed:
+        reasons.append(Reason("MC807", f"non-inferiority not shown: bootstrap lower bound "
+                              f"{res.lower_bound:+.3f} of the {spec['metric']} difference is "
+                              f"below -{spec['margin']} ({res.n} items)", task=task,
+                              threshold=f"tasks.{task}.margin"))
+    return outcome, reasons
 
 
 def judge_safety(task: str, spec: dict, cand: list[float], base: list[float]
