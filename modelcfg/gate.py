@@ -170,6 +170,12 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
     if why_agent:
         report["reasons"] += [r.to_dict() for r in
                               agent_path_reasons(contract.data, changes.changed_paths)]
+    judged = {c.path for c in changes if c.kind == "Adapter" and c.status != "removed"}
+    changed = set(changes.changed_paths)
+    # Fail closed on anything the change broke that no adapter verdict covers: an adapter
+    # that no longer parses (so has no name to judge it by), an invalid model, a bad dataset.
+    report["reasons"] += [Reason("MC801", p.render(), field=p.path).to_dict()
+                          for p in problems if p.path in changed and p.path not in judged]
     for change in changes:
         if change.kind != "Adapter" or change.status == "removed":
             continue

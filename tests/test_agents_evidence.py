@@ -106,3 +106,19 @@ def test_gate_refuses_a_symlink_out_of_the_repository(tmp_path):
     assert report["reasons"][0]["code"] == "MC820"
     assert "evil.jsonl" in report["reasons"][0]["message"]
     assert (tmp_path / "out" / "report.md").is_file()
+
+
+def test_gate_blocks_a_config_the_change_made_unreadable(tmp_path):
+    from repo_helpers import GOLDEN
+
+    from modelcfg.gate import run_gate
+
+    repo = make_repo(tmp_path, GOLDEN / "base")
+    git(repo, "checkout", "-q", "-b", "broken")
+    (repo / "configs/adapters/a.yaml").write_text("apiVersion: modelcfg/v1\nkind: [\n")
+    commit_all(repo, "break an adapter's YAML")
+    report = run_gate(repo, "main", "broken", tmp_path / "out")
+    assert report["verdict"] == "block"
+    assert [(r["code"], r["field"]) for r in report["reasons"]] == [
+        ("MC801", "configs/adapters/a.yaml")]
+    assert "MC103" in report["reasons"][0]["message"]
