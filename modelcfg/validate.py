@@ -42,10 +42,18 @@ def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
 
     prefixes_t = tuple(prefixes)
     focus = (lambda path: path in files or path.startswith(prefixes_t)) if paths else None
-    ws = load_workspace(FsTree(root), [f for f in files if f.endswith(YAML_SUFFIXES)], focus)
+    # Other adapters are only peeked at when just YAML files are named; a named dataset or
+    # folder needs every adapter read, to find those that use it.
+    only_yaml = not prefixes and all(f.endswith(YAML_SUFFIXES) for f in files)
+    ws = load_workspace(FsTree(root), [f for f in files if f.endswith(YAML_SUFFIXES)],
+                        focus if only_yaml else None)
     problems = ws.problems + check_workspace(ws, focus)
     if focus is not None:
-        problems = [p for p in problems if focus(p.path)]
+        # A dataset's problems are reported where they are fixed: the adapter pinning it.
+        users = {doc.path for doc in ws.documents if doc.kind == "Adapter" and doc.valid
+                 and any(isinstance(d, dict) and focus(d.get("path", ""))
+                         for d in doc.data["datasets"])}
+        problems = [p for p in problems if focus(p.path) or p.path in users]
     return sorted(set(problems))
 
 

@@ -178,3 +178,15 @@ def test_internal_errors_exit_3_with_a_traceback(tmp_path):
                           text=True)
     assert proc.returncode == 3
     assert "RuntimeError: boom" in proc.stderr and "internal error" in proc.stderr
+
+
+def test_naming_a_changed_dataset_reports_the_adapters_that_pin_it(tmp_path):
+    # What a pre-commit hook does when only the data changed: the stale sha256 pin must
+    # still be reported (in the adapter file, where it is fixed).
+    repo = make_repo(tmp_path, GOLDEN / "base")
+    data = repo / "configs/datasets/d.jsonl"
+    data.write_text(data.read_text() + '{"prompt": "Q: 4+4?\\nA:", "completion": " 8"}\n')
+    proc = modelcfg(repo, "validate", "configs/datasets/d.jsonl")
+    assert proc.returncode == 1
+    assert [line.split(" ")[1] for line in proc.stdout.splitlines()] == ["MC305"]
+    assert proc.stdout.startswith("configs/adapters/a.yaml:17:13: MC305")
