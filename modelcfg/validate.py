@@ -7,7 +7,7 @@ from pathlib import Path
 
 from modelcfg.errors import Problem, UserError
 from modelcfg.semantics import check_workspace
-from modelcfg.workspace import FsTree, YAML_SUFFIXES, load_workspace
+from modelcfg.workspace import NOT_DOCS, YAML_SUFFIXES, FsTree, load_workspace
 
 
 def _selected(root: Path, paths: list[Path]) -> tuple[list[str], list[str]]:
@@ -45,8 +45,9 @@ def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
     # Other adapters are only peeked at when just YAML files are named; a named dataset or
     # folder needs every adapter read, to find those that use it.
     only_yaml = not prefixes and all(f.endswith(YAML_SUFFIXES) for f in files)
-    ws = load_workspace(FsTree(root), [f for f in files if f.endswith(YAML_SUFFIXES)],
-                        focus if only_yaml else None)
+    # lm-eval's own task files (evals/tasks/) are not modelcfg documents, even when named.
+    extra = [f for f in files if f.endswith(YAML_SUFFIXES) and not f.startswith(NOT_DOCS)]
+    ws = load_workspace(FsTree(root), extra, focus if only_yaml else None)
     problems = ws.problems + check_workspace(ws, focus)
     if focus is not None:
         # A dataset's problems are reported where they are fixed: the adapter pinning it.

@@ -190,3 +190,9 @@ def test_naming_a_changed_dataset_reports_the_adapters_that_pin_it(tmp_path):
     assert proc.returncode == 1
     assert [line.split(" ")[1] for line in proc.stdout.splitlines()] == ["MC305"]
     assert proc.stdout.startswith("configs/adapters/a.yaml:17:13: MC305")
+
+
+def test_naming_lm_eval_task_files_is_not_an_error(tmp_path):
+    repo = make_repo(tmp_path, GOLDEN / "base")
+    proc = modelcfg(repo, "validate", "evals/tasks/t1/t1.yaml", "configs/models/tiny.yaml")
+    assert (proc.returncode, proc.stdout) == (0, "")
