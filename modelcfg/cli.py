@@ -282,9 +282,7 @@ def promote(
 ) -> None:
     """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
     entry is appended, in one commit pushed to the branch (racing promotions retry)."""
-    import json
-
-    from modelcfg.promote import promote as run
+    from modelcfg.promote import promote as run, promote_gate_output
 
     repo = _root(root)
     if bootstrap:
@@ -300,29 +298,14 @@ def promote(
                    f"#{(result.entry or {}).get('seq')}")
         return
     folder = evidence if evidence.is_absolute() else repo / evidence
-    try:
-        report = json.loads((folder / "gate.json").read_text())
-    except (OSError, ValueError) as err:
-        raise UserError("MC725", f"cannot read the gate's result: {err}",
-                        path=str(folder / "gate.json")) from None
-    if report.get("verdict") != "pass":
-        raise UserError("MC725", f"the gate's verdict is {report.get('verdict')!r}; only a "
-                        "passing change is promoted", path=str(folder / "gate.json"))
-    who = {"merged_by": actor, "pr_author": pr_author, "agent_authored": bool(report["agent"]),
-           "agent_evidence": report["agent"]}
-    done = 0
-    for cfg in report["configs"]:
-        if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):
-            continue
-        data = json.loads((folder / cfg["evidence"]).read_text())
-        summary = (data.pop("gate", None) or {}).get("tasks")
-        result = run(repo, adapter=cfg["adapter"], evidence=data, actor=who, remote=remote,
-                     branch=branch, verdict="pass", eval_summary=summary)
-        done += 1
+    results = promote_gate_output(repo, folder, actor={"merged_by": actor,
+                                                       "pr_author": pr_author},
+                                  adapter=adapter, remote=remote, branch=branch)
+    for result in results:
         state = "already the baseline" if result.already else (
             f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
-        typer.echo(f"promoted {cfg['adapter']}: {state}")
-    if not done:
+        typer.echo(f"promoted {result.adapter}: {state}")
+    if not results:
         typer.echo("nothing to promote: no adapter with new evidence")
 
 
@@ -384,12 +367,10 @@ def demo(
     three agent pull requests through the gate (an improvement that passes and is promoted,
     poisoned training data blocked on safety, a safety-threshold edit judged by the base
     policy), then `audit verify`."""
-    import json
-
     from modelcfg.demo import run_demo
     from modelcfg.gate import GateSettings, run_gate
     from modelcfg.ledger import verify
-    from modelcfg.promote import promote as promote_one
+    from modelcfg.promote import promote_gate_output
     from modelcfg.validate import validate as validate_repo
     from modelcfg.workspace import FsTree
 
@@ -402,18 +383,8 @@ def demo(
         return run_gate(scratch, base, head, out, settings, emit=emit)
 
     def promote(scratch, out):
-        report = json.loads((out / "gate.json").read_text())
-        done = []
-        for cfg in report["configs"]:
-            if cfg.get("evidence"):
-                data = json.loads((out / cfg["evidence"]).read_text())
-                summary = (data.pop("gate", None) or {}).get("tasks")
-                result = promote_one(scratch, adapter=cfg["adapter"], evidence=data,
-                                     eval_summary=summary,
-                                     actor={"merged_by": "maintainer",
-                                            "agent_authored": bool(report["agent"])})
-                done.append(f"{cfg['adapter']} (ledger #{result.entry['seq']})")
-        return done
+        return [f"{r.adapter} (ledger #{r.entry['seq']})" for r in
+                promote_gate_output(scratch, out, actor={"merged_by": "maintainer"})]
 
     outcomes = run_demo(repo, workdir, gate, promote, validate_repo, emit)
     typer.echo("")

@@ -150,7 +150,7 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
     from modelcfg.semantics import check_workspace
     from modelcfg.workspace import FsTree, GitTree, load_workspace
 
-    base_tree = GitTree(repo, base_sha)
+    base_ws = load_workspace(GitTree(repo, base_sha))
     changes = diff_trees(GitTree(repo, fork), GitTree(repo, head_sha))
     report["diff"] = changes.to_dict()
     judge = judge_tree(repo, base_sha, head_sha, out_dir / "judge-tree")
@@ -182,7 +182,7 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
         cv = ConfigVerdict(change.name, change.path, change.impact or "none")
         report["configs"].append(cv)
         try:
-            _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha,
+            _judge_adapter(cv, ws, problems, judge, base_ws, repo, head_sha,
                            thresholds.data, out_dir, settings, emit, read_baseline)
         except UserError as err:
             cv.verdict = ERROR
@@ -190,7 +190,7 @@ def _judge(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> N
         emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
 
 
-def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, thresholds,
+def _judge_adapter(cv, ws, problems, judge, base_ws, repo, head_sha, thresholds,
                    out_dir, settings, emit, read_baseline) -> None:
     from modelcfg.cost import estimate_cost
     from modelcfg.workspace import resolve_adapter
@@ -202,7 +202,7 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
                  or [Reason("MC801", "the config does not pass its schema", config=cv.adapter)])
         return
     try:
-        resolved = resolve_adapter(ws, cv.adapter)
+        resolved = resolve_adapter(ws, cv.adapter, problems)
     except UserError as err:
         cv.block([Reason("MC801", err.render(), config=cv.adapter)])
         return
@@ -234,15 +234,15 @@ def _judge_adapter(cv, ws, problems, judge, base_tree, repo, head_sha, threshold
     seq = thresholds.get("sequential", {})
     seed, looks = seq.get("seed", 0), seq.get("looks", 5)
     base_model = model_dir(resolved["model"], judge, settings.model_cache)
-    existed = cv.adapter in _base_adapters(base_tree)
-    baseline = read_baseline(base_tree, cv.adapter)
+    existed = cv.adapter in base_ws.adapters
+    baseline = read_baseline(base_ws.tree, cv.adapter)
     if baseline is None and existed:
         cv.block([Reason("MC804", f"{cv.adapter} exists in the base commit but "
                          f"evals/baselines/{cv.adapter}.json does not; promote it first",
                          config=cv.adapter)])
         return
     if baseline is not None:
-        base_resolved = _resolve_in_base(base_tree, cv.adapter)
+        base_resolved = _resolve_in_base(base_ws, cv.adapter)
         recorded = baseline.get("config_key")
         if base_resolved is not None and recorded != config_key(base_resolved):
             cv.block([Reason("MC815", "the baseline does not describe the base commit's config "
@@ -405,28 +405,16 @@ def _n_docs(results: dict, task: str) -> int:
     return int(n) if isinstance(n, int) else len(entry.get("samples", {}))
 
 
-def _base_adapters(base_tree) -> set[str]:
-    from modelcfg.workspace import load_workspace
+def _resolve_in_base(base_ws, name: str) -> dict | None:
+    """The base commit's own resolution of the adapter (None where its config or model is
+    not even schema-valid there). Validity under the policy is not the question here."""
+    from modelcfg.workspace import resolve_adapter
 
-    return set(load_workspace(base_tree).adapters)
-
-
-def _resolve_in_base(base_tree, name: str) -> dict | None:
-    """The base commit's own resolution of the adapter (None if it is invalid there)."""
-    from modelcfg.schema import with_defaults
-    from modelcfg.semantics import model_parameters
-    from modelcfg.workspace import load_workspace
-
-    ws = load_workspace(base_tree)
-    doc, model = ws.adapters.get(name), None
-    if doc is not None and doc.valid:
-        model = ws.models.get(doc.data["base"])
-    if doc is None or model is None or not model.valid:
+    doc = base_ws.adapters.get(name)
+    model = base_ws.models.get(doc.data.get("base")) if doc is not None and doc.valid else None
+    if model is None or not model.valid:
         return None
-    return {"adapter": with_defaults("Adapter", doc.data), "model": with_defaults("Model",
-                                                                                  model.data),
-            "model_parameters": model_parameters(model.data),
-            "datasets": [dict(d) for d in doc.data["datasets"]]}
+    return resolve_adapter(base_ws, name, problems=[])
 
 
 def _write_evidence(cv, cand, resolved, manifest, head_sha, n_docs, out_dir, settings) -> None:

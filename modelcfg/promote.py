@@ -372,3 +372,36 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
                                              attempt)
 
     return _land(repo, remote, branch, build, max_attempts)
+
+
+# ----------------------------------------------------------------------------- gate output
+
+
+def promote_gate_output(repo: Path, folder: Path, *, actor: dict, adapter: str | None = None,
+                        remote: str = "origin", branch: str | None = None
+                        ) -> list[PromoteResult]:
+    """Promote the evidence `modelcfg gate` wrote to ``folder`` for the merged head: every
+    passing adapter (or only ``adapter``), with the gate's per-task summary in the ledger.
+    Refuses (MC725) an unreadable gate.json or a verdict other than pass."""
+    import json
+
+    folder = Path(folder)
+    try:
+        report = json.loads((folder / "gate.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UserError("MC725", f"cannot read the gate's result: {err}",
+                        path=str(folder / "gate.json")) from None
+    if report.get("verdict") != "pass":
+        raise UserError("MC725", f"the gate's verdict is {report.get('verdict')!r}; only a "
+                        "passing change is promoted", path=str(folder / "gate.json"))
+    who = {**actor, "agent_authored": bool(report["agent"]), "agent_evidence": report["agent"]}
+    results = []
+    for cfg in report["configs"]:
+        if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):
+            continue
+        evidence = json.loads((folder / cfg["evidence"]).read_text())
+        summary = (evidence.pop("gate", None) or {}).get("tasks")
+        results.append(promote(repo, adapter=cfg["adapter"], evidence=evidence, actor=who,
+                               remote=remote, branch=branch, verdict="pass",
+                               eval_summary=summary))
+    return results

@@ -310,23 +310,28 @@ def repo_root(start: Path) -> Path:
     return start
 
 
-def resolve_adapter(ws: Workspace, name_or_path: str) -> dict:
+def resolve_adapter(ws: Workspace, name_or_path: str,
+                    problems: list[Problem] | None = None) -> dict:
     """Everything one adapter's training and evaluation need, as plain data.
 
     Refuses (MC403) when the workspace has problems that touch this adapter, its base
     model, its suites or the policy: never train or judge on top of an invalid config.
+    ``problems`` are the workspace's problems when the caller has checked it already.
     """
     from modelcfg.schema import with_defaults
     from modelcfg.semantics import check_workspace, model_parameters
 
     doc = ws.find(name_or_path, "Adapter")
     model = ws.models.get(doc.data.get("base"))
-    suites = [ws.suites.get(s) for s in doc.data.get("evals", {}).get("suites", [])]
+    suites = [s for s in (ws.suites.get(n) for n in doc.data.get("evals", {}).get("suites", []))
+              if s is not None]
     involved = {doc.path} | {d.path for d in [model, *suites] if d is not None}
     involved |= {d.path for d in ws.documents if d.kind in ("Contract", "Thresholds")}
     involved |= {d["path"] for d in doc.data.get("datasets", []) if isinstance(d, dict)
                  and isinstance(d.get("path"), str)}
-    problems = [p for p in ws.problems + check_workspace(ws) if p.path in involved]
+    if problems is None:
+        problems = ws.problems + check_workspace(ws)
+    problems = [p for p in problems if p.path in involved]
     if problems:
         first = problems[0]
         raise UserError("MC403", f"{doc.path} is not valid ({len(problems)} problem(s); first: "

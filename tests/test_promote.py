@@ -262,3 +262,18 @@ def test_no_identity_configured_still_commits(world, tmp_path):
             else:
                 os.environ[k] = v
     assert git(remote, "log", "-1", "--format=%an", "main") in ("modelcfg", "Test")
+
+
+def test_promote_gate_output_refuses_a_missing_or_blocking_gate_result(tmp_path):
+    import json
+
+    from modelcfg.promote import promote_gate_output
+
+    with pytest.raises(UserError) as err:
+        promote_gate_output(tmp_path, tmp_path, actor={"merged_by": "m"})
+    assert err.value.code == "MC725"
+    (tmp_path / "gate.json").write_text(json.dumps({"verdict": "block", "agent": [],
+                                                    "configs": []}))
+    with pytest.raises(UserError) as err:
+        promote_gate_output(tmp_path, tmp_path, actor={"merged_by": "m"})
+    assert err.value.code == "MC725" and "'block'" in err.value.message
