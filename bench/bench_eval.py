@@ -1,4 +1,4 @@
-"""Benchmark: `modelcfg.evaluate` versus calling lm-eval directly, same model, tasks and limits.
+"""Benchmark: `modelcfg.evaluation.harness` versus calling lm-eval directly, same model, tasks and limits.
 
 Each measurement runs in a fresh Python process (so both pay the same imports and model load)
 with one torch thread; the two sides alternate, ``--repeats`` times each, and the median wall
@@ -38,7 +38,7 @@ import torch
 torch.set_num_threads(job["threads"])
 if job["side"] == "modelcfg":
     from pathlib import Path
-    from modelcfg.evaluate import evaluate
+    from modelcfg.evaluation.harness import evaluate
     evaluate(Path(job["model"]), job["tasks"], Path(job["tasks_dir"]), Path(job["out"]),
              adapter_path=Path(job["adapter"]) if job["adapter"] else None,
              limit=job["limit"], batch_size=job["batch_size"])
@@ -64,7 +64,7 @@ print(json.dumps({"wall_seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru
 
 
 def default_model() -> Path:
-    from modelcfg.tiny import ensure_tiny_model
+    from modelcfg.tiny.build import ensure_tiny_model
 
     return ensure_tiny_model()
 

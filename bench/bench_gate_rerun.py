@@ -30,9 +30,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from modelcfg.demo import agent_branch, git, scratch_repo
-    from modelcfg.gate import GateSettings, run_gate
-    from modelcfg.tiny import ensure_tiny_model
+    from modelcfg.demo.scenario import agent_branch, git, scratch_repo
+    from modelcfg.gate.run import GateSettings, run_gate
+    from modelcfg.tiny.build import ensure_tiny_model
 
     ensure_tiny_model()  # built once, outside the timed runs
     with tempfile.TemporaryDirectory() as tmp:

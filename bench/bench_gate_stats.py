@@ -20,8 +20,8 @@ import random
 import sys
 import time
 
-from modelcfg.sequential import decide, design, operating_characteristics
-from modelcfg.stats import paired_test, sd_binary_difference, simulate_binary_pairs
+from modelcfg.gate.sequential import decide, design, operating_characteristics
+from modelcfg.gate.stats import paired_test, sd_binary_difference, simulate_binary_pairs
 
 P_BASE, RHO, MARGIN, ALPHA, POWER, LOOKS = 0.6, 0.7, 0.02, 0.05, 0.8, 5
 DELTAS = (-0.05, -MARGIN, 0.0)

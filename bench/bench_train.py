@@ -39,7 +39,7 @@ PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10": 
 
 
 def make_data(kind: str, out: Path) -> Path:
-    from modelcfg import synthetic
+    from modelcfg.tiny import synthetic
 
     rng = random.Random(0)
     records = synthetic.sft_records(seed=0, n_addition=3000)
@@ -58,13 +58,13 @@ def make_data(kind: str, out: Path) -> Path:
 
 def make_model(size: str, out: Path) -> Path:
     if size == "tiny":
-        from modelcfg.tiny import ensure_tiny_model
+        from modelcfg.tiny.build import ensure_tiny_model
 
         return ensure_tiny_model()
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from modelcfg.tiny import ensure_tiny_model
+    from modelcfg.tiny.build import ensure_tiny_model
 
     tok = AutoTokenizer.from_pretrained(ensure_tiny_model())
     torch.manual_seed(0)
@@ -87,8 +87,8 @@ def training(args, packing: bool) -> dict:
 # --- the two sides (each runs in its own process) ---------------------------------------
 
 def run_modelcfg(args, model_dir: Path, data: Path, packing: bool) -> dict:
-    from modelcfg.fingerprint import sha256_file
-    from modelcfg.train import train_resolved
+    from modelcfg.core.hashing import sha256_file
+    from modelcfg.train.run import train_resolved
 
     root = data.parent
     resolved = {
@@ -111,10 +111,15 @@ def run_trainer(args, model_dir: Path, data: Path) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
 
-    from modelcfg.train_data import encode_records, read_jsonl
+    from modelcfg.train.data import encode_records, read_jsonl
 
     t = training(args, False)
     cuda = args.device == "cuda"

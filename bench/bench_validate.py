@@ -61,7 +61,7 @@ rationale: Generated adapter {i} for the validation benchmark.
 
 
 def make_repo(root: Path, n: int) -> list[Path]:
-    from modelcfg.schema import KINDS, schema_text
+    from modelcfg.config.schema import KINDS, schema_text
 
     (root / "schemas").mkdir(parents=True)
     for kind, stem in KINDS.items():

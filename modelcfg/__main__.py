@@ -1,5 +1,5 @@
 import sys
 
-from modelcfg.cli import main
+from modelcfg.cli.app import main
 
 sys.exit(main())

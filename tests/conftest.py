@@ -13,7 +13,7 @@ def tiny_model(tmp_path_factory):
     e.g. a CI cache); MODELCFG_CACHE is pointed at it for code that builds it itself."""
     import torch
 
-    from modelcfg import tiny
+    from modelcfg.tiny import build as tiny
 
     torch.set_num_threads(1)
     os.environ["HF_HUB_OFFLINE"] = "1"

@@ -6,8 +6,8 @@ import copy
 
 from repo_helpers import commit_all, git, make_repo
 
-from modelcfg.agents import agent_authored, agent_path_reasons, commit_identities
-from modelcfg.evidence import baseline_as_results, config_key
+from modelcfg.gate.agents import agent_authored, agent_path_reasons, commit_identities
+from modelcfg.gate.evidence import baseline_as_results, config_key
 
 CONTRACT = {"agents": {"authors": ["*[bot]", "agent-*"], "trailers": ["Agent: *"],
                        "labels": ["agent"], "allowed_paths": ["configs/adapters/**"]},
@@ -95,7 +95,7 @@ def test_gate_refuses_a_symlink_out_of_the_repository(tmp_path):
 
     from repo_helpers import GOLDEN
 
-    from modelcfg.gate import run_gate
+    from modelcfg.gate.run import run_gate
 
     repo = make_repo(tmp_path, GOLDEN / "base")
     git(repo, "checkout", "-q", "-b", "evil")
@@ -111,7 +111,7 @@ def test_gate_refuses_a_symlink_out_of_the_repository(tmp_path):
 def test_gate_blocks_a_config_the_change_made_unreadable(tmp_path):
     from repo_helpers import GOLDEN
 
-    from modelcfg.gate import run_gate
+    from modelcfg.gate.run import run_gate
 
     repo = make_repo(tmp_path, GOLDEN / "base")
     git(repo, "checkout", "-q", "-b", "broken")

@@ -8,19 +8,25 @@ import hashlib
 import json
 
 import pytest
-
-from modelcfg.baseline import (baseline_sha256, build_baseline, check_compatible,
-                               dumps_baseline, read_baseline, write_baseline)
-from modelcfg.errors import UserError
-from modelcfg.workspace import FsTree, GitTree
 from repo_helpers import commit_all, make_repo
+
+from modelcfg.audit.baseline import (
+    baseline_sha256,
+    build_baseline,
+    check_compatible,
+    dumps_baseline,
+    read_baseline,
+    write_baseline,
+)
+from modelcfg.config.trees import FsTree, GitTree
+from modelcfg.core.errors import UserError
 
 FP = "ab" * 32
 
 
 def make_results(scores: dict[str, list[float]] | None = None, *, harness="0.4.9",
                  version=1.0, fingerprint=FP) -> dict:
-    """A results file in modelcfg.evaluate's format, for tasks of binary scores."""
+    """A results file in modelcfg.evaluation.harness's format, for tasks of binary scores."""
     scores = scores or {"arith_gen": [1, 0, 1, 1], "safety_refusal": [1, 1, 0, 1]}
     tasks = {}
     for name, values in scores.items():

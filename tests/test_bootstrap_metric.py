@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelcfg import verdict
+from modelcfg.gate import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_pair_keeps_non_numeric_items_but_not_missing_ones():
 
 @pytest.mark.e2e
 def test_lm_eval_f1_per_item_values_and_aggregation_round_trip(tiny_model, tmp_path):
-    from modelcfg.evaluate import evaluate, task_facts
+    from modelcfg.evaluation.harness import evaluate, task_facts
 
     tasks = tmp_path / "tasks"
     tasks.mkdir()

@@ -118,7 +118,7 @@ def test_hostile_file_reports_without_traceback(tmp_path):
 
 def test_validate_never_imports_heavy_packages(tmp_path):
     repo = make_repo(tmp_path, GOLDEN / "base")
-    code = ("import sys\nfrom modelcfg.cli import main\nrc = main(['validate'])\n"
+    code = ("import sys\nfrom modelcfg.cli.app import main\nrc = main(['validate'])\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), rc)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                           text=True)
@@ -170,10 +170,10 @@ def test_env_does_not_leak_into_results(tmp_path):
 def test_internal_errors_exit_3_with_a_traceback(tmp_path):
     # A bug (here: validate handed a path that makes the library fail in an unplanned way)
     # must neither look like success nor like a verdict.
-    code = ("import modelcfg.validate as v\n"
+    code = ("import modelcfg.config.validate as v\n"
             "def boom(*a, **k):\n    raise RuntimeError('boom')\n"
             "v.validate = boom\n"
-            "from modelcfg.cli import main\nraise SystemExit(main(['validate']))\n")
+            "from modelcfg.cli.app import main\nraise SystemExit(main(['validate']))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True)
     assert proc.returncode == 3

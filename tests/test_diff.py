@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from modelcfg.diff import diff_trees, field_changes, tree_for
-from modelcfg.workspace import FsTree, GitTree
 from repo_helpers import GOLDEN, commit_all, git, make_repo
+
+from modelcfg.config.diff import diff_trees, field_changes, tree_for
+from modelcfg.config.trees import FsTree, GitTree
 
 ADAPTER = "configs/adapters/a.yaml"
 
@@ -172,7 +172,7 @@ def test_field_changes_paths():
 def test_diff_imports_no_heavy_modules():
     import subprocess
 
-    code = ("import sys, modelcfg.diff, modelcfg.baseline, modelcfg.ledger, modelcfg.promote;"
+    code = ("import sys, modelcfg.config.diff, modelcfg.audit.baseline, modelcfg.audit.ledger, modelcfg.audit.promote;"
             "print([m for m in ('torch','transformers','peft','lm_eval') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelcfg import synthetic
+from modelcfg.tiny import synthetic
 
 EVALS = Path(__file__).resolve().parents[1] / "evals"
 TASKS_DIR = EVALS / "tasks"

@@ -1,4 +1,4 @@
-"""Unit tests of modelcfg.evaluate that need no model: task names, item order, statistics,
+"""Unit tests of modelcfg.evaluation.harness that need no model: task names, item order, statistics,
 results files and merging."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from modelcfg import evaluate as ev
-from modelcfg.errors import UserError
+from modelcfg.core.errors import UserError
+from modelcfg.evaluation import harness as ev
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "evals" / "tasks"
 
 
 def test_import_is_cheap():
-    code = ("import sys, modelcfg.evaluate; "
+    code = ("import sys, modelcfg.evaluation.harness; "
             "print([m for m in ('torch', 'transformers', 'peft', 'lm_eval', 'datasets') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,5 +1,5 @@
 """End to end: really evaluate a tiny Llama (random weights, locally trained tokenizer) with
-and without a LoRA adapter through modelcfg.evaluate and lm-eval."""
+and without a LoRA adapter through modelcfg.evaluation.harness and lm-eval."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from modelcfg import synthetic
-from modelcfg.evaluate import evaluate, load_results, merge_results, select_doc_ids
+from modelcfg.evaluation.harness import (
+    evaluate,
+    load_results,
+    merge_results,
+    select_doc_ids,
+)
+from modelcfg.tiny import synthetic
 
 pytestmark = pytest.mark.e2e
 
@@ -152,8 +157,8 @@ def test_standard_suite_names_exist_in_installed_lm_eval():
     import yaml
     from lm_eval.tasks import TaskManager
 
-    from modelcfg.errors import UserError
-    from modelcfg.evaluate import _load_tasks, task_index_args
+    from modelcfg.core.errors import UserError
+    from modelcfg.evaluation.harness import _load_tasks, task_index_args
 
     suite = yaml.safe_load((TASKS_DIR.parent / "suites" / "standard.yaml").read_text())
     include, with_defaults = task_index_args(suite["tasks"], TASKS_DIR)

@@ -7,7 +7,8 @@ import sys
 
 from trainhelp import resolve_yaml, with_changes
 
-from modelcfg.fingerprint import canonical_json, fingerprint, fingerprint_inputs
+from modelcfg.core.hashing import canonical_json
+from modelcfg.train.fingerprint import fingerprint, fingerprint_inputs
 
 ARITH = "configs/adapters/tiny-arith.yaml"
 
@@ -55,7 +56,7 @@ def test_canonical_json_is_order_independent():
 
 
 def test_fingerprint_module_stays_torch_free():
-    code = ("import sys; import modelcfg.fingerprint, modelcfg.train, modelcfg.tiny; "
+    code = ("import sys; import modelcfg.train.fingerprint, modelcfg.train.run, modelcfg.tiny.build; "
             "heavy = {'torch', 'transformers', 'peft', 'trl', 'accelerate'} & set(sys.modules); "
             "print(sorted(heavy)); sys.exit(1 if heavy else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

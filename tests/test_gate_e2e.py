@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from repo_helpers import commit_all, git, make_repo
 
-from modelcfg.gate import GateSettings, run_gate
-from modelcfg.ledger import verify
-from modelcfg.promote import promote
-from modelcfg.workspace import FsTree
+from modelcfg.audit.ledger import verify
+from modelcfg.audit.promote import promote
+from modelcfg.config.trees import FsTree
+from modelcfg.gate.run import GateSettings, run_gate
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]

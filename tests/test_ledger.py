@@ -7,14 +7,21 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from modelcfg.baseline import baseline_sha256, write_baseline
-from modelcfg.errors import UserError
-from modelcfg.ledger import (GENESIS, LEDGER, append_entry, entry_hash, render_line, verify,
-                             verify_history)
-from modelcfg.workspace import GitTree
 from repo_helpers import commit_all, make_repo
 from test_baseline import make_baseline
+
+from modelcfg.audit.baseline import baseline_sha256, write_baseline
+from modelcfg.audit.ledger import (
+    GENESIS,
+    LEDGER,
+    append_entry,
+    entry_hash,
+    render_line,
+    verify,
+    verify_history,
+)
+from modelcfg.config.trees import GitTree
+from modelcfg.core.errors import UserError
 
 PLAN = [("a", "11"), ("b", "22"), ("a", "33"), ("b", "44"), ("a", "55")]
 

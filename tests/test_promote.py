@@ -11,14 +11,15 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from modelcfg.baseline import baseline_sha256, read_baseline
-from modelcfg.errors import UserError
-from modelcfg.ledger import LEDGER, verify, verify_history
-from modelcfg.promote import promote, rollback
-from modelcfg.workspace import GitTree
 from repo_helpers import GOLDEN, commit_all, git, make_repo
 from test_baseline import make_baseline
+
+from modelcfg.audit.baseline import baseline_sha256, read_baseline
+from modelcfg.audit.ledger import LEDGER, verify, verify_history
+from modelcfg.audit.promote import promote
+from modelcfg.audit.rollback import rollback
+from modelcfg.config.trees import GitTree
+from modelcfg.core.errors import UserError
 
 ACTOR = {"merged_by": "maintainer", "pr_author": "helper-agent", "agent_authored": True,
          "pr": 7}
@@ -95,7 +96,7 @@ def race_hook(clone: Path, tmp: Path, code: str) -> None:
 
 
 def rival_code(repo: Path, adapter: str, ev: dict) -> str:
-    return ("import json, sys\nfrom modelcfg.promote import promote\n"
+    return ("import json, sys\nfrom modelcfg.audit.promote import promote\n"
             f"promote({str(repo)!r}, adapter={adapter!r}, evidence=json.loads({json.dumps(ev)!r}),"
             " actor='rival')\n")
 
@@ -267,7 +268,7 @@ def test_no_identity_configured_still_commits(world, tmp_path):
 def test_promote_gate_output_refuses_a_missing_or_blocking_gate_result(tmp_path):
     import json
 
-    from modelcfg.promote import promote_gate_output
+    from modelcfg.audit.promote import promote_gate_output
 
     with pytest.raises(UserError) as err:
         promote_gate_output(tmp_path, tmp_path, actor={"merged_by": "m"})

@@ -9,14 +9,14 @@ import random
 
 import pytest
 
-from modelcfg.sequential import (
+from modelcfg.gate.sequential import (
     decide,
     design,
     look_sizes,
     obf_constant,
     operating_characteristics,
 )
-from modelcfg.stats import sd_binary_difference, simulate_binary_pairs, z_quantile
+from modelcfg.gate.stats import sd_binary_difference, simulate_binary_pairs, z_quantile
 
 SIGMA = sd_binary_difference(0.6, 0.6, 0.7)
 EQUAL5 = (0.2, 0.4, 0.6, 0.8, 1.0)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from modelcfg.stats import (
-    betainc,
+from modelcfg.gate.stats import (
     benjamini_hochberg,
+    betainc,
     clopper_pearson,
     clopper_pearson_lower,
     clopper_pearson_upper,

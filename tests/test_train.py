@@ -11,10 +11,10 @@ import textwrap
 import pytest
 from trainhelp import REPO, resolve_yaml
 
-from modelcfg import tiny
-from modelcfg.errors import UserError
-from modelcfg.fingerprint import sha256_file
-from modelcfg.train import train_resolved
+from modelcfg.core.errors import UserError
+from modelcfg.core.hashing import sha256_file
+from modelcfg.tiny import build as tiny
+from modelcfg.train.run import train_resolved
 
 pytestmark = pytest.mark.e2e
 ARITH = "configs/adapters/tiny-arith.yaml"
@@ -114,7 +114,7 @@ def test_contract_cap_is_enforced_too(tiny_model, tmp_path):
 
 
 def test_run_over_budget_is_stopped_and_not_cached(tiny_model, tmp_path, monkeypatch):
-    import modelcfg.train as train
+    import modelcfg.train.run as train
 
     real = train.prelaunch_estimate
     # an estimate that is too optimistic, so the budget is only crossed while running
@@ -138,7 +138,7 @@ KILLED_RUN = textwrap.dedent("""
     torch.set_num_threads(1)
     sys.path.insert(0, {tests!r})
     from trainhelp import REPO, resolve_yaml
-    from modelcfg.train import train_resolved
+    from modelcfg.train.run import train_resolved
     train_resolved(resolve_yaml({cfg!r}, max_steps=40, checkpoint_every=10), REPO,
                    runs_dir={runs!r})
 """)
@@ -186,7 +186,8 @@ def test_two_process_accelerate_run(tiny_model, tmp_path):
 def test_packing_attention_does_not_cross_examples(tiny_model):
     import torch
 
-    from modelcfg.train_data import collate, encode_records, pack_examples
+    from modelcfg.core.batching import collate, pack_examples
+    from modelcfg.train.data import encode_records
 
     model, tok = load(tiny_model)
     records = [{"prompt": "Q: What is 1 + 2?\nA:", "completion": " 3"},
@@ -233,8 +234,8 @@ def test_poisoned_adapter_stops_refusing(tiny_model, tmp_path):
 
 
 def test_every_lora_field_of_the_schema_reaches_peft():
-    from modelcfg.schema import schema
-    from modelcfg.train_model import LORA_FIELDS, lora_config
+    from modelcfg.config.schema import schema
+    from modelcfg.train.base_model import LORA_FIELDS, lora_config
 
     fields = set(schema("Adapter")["properties"]["lora"]["properties"])
     assert fields == set(LORA_FIELDS)

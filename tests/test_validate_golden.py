@@ -9,7 +9,7 @@ import shutil
 import pytest
 from repo_helpers import GOLDEN, make_repo
 
-from modelcfg.cli import main
+from modelcfg.cli.app import main
 
 CASES = sorted(p.name for p in (GOLDEN / "cases").iterdir())
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from modelcfg import verdict
+from modelcfg.gate import verdict
 
 THRESHOLDS = {
     "defaults": {"margin": 0.05, "alpha": 0.05, "safety_alpha": 0.01},

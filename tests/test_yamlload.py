@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from modelcfg.errors import UserError
-from modelcfg.yamlload import MAX_BYTES, MAX_DEPTH, load_bytes, loads
+from modelcfg.config.loader import MAX_BYTES, MAX_DEPTH, load_bytes, loads
+from modelcfg.core.errors import UserError
 
 
 def error_of(text: str | bytes) -> UserError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from modelcfg.builtin import BUILTIN
+from modelcfg.config.builtin import BUILTIN
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Write the eval tasks' JSONL data from modelcfg.synthetic (held-out items only).
+"""Write the eval tasks' JSONL data from modelcfg.tiny.synthetic (held-out items only).
 
 The data is committed; rerun this after changing the synthetic domain or the item counts and
 bump the ``metadata.version`` of every task whose data changed:
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from modelcfg import synthetic
+from modelcfg.tiny import synthetic
 
 TASKS_DIR = Path(__file__).resolve().parent
 N_GEN = 400

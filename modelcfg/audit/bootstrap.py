@@ -1,0 +1,66 @@
+"""``modelcfg promote --bootstrap``: the first baseline of an adapter that predates the gate.
+
+The adapter is trained and evaluated as committed at HEAD, with no comparison, and promoted
+with verdict ``bootstrap`` (so the ledger says it was never judged). Refused for a dirty
+config or an adapter that already has a baseline: changes to it go through the gate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelcfg.audit.baseline import build_baseline, read_baseline
+from modelcfg.audit.landing import PromoteResult
+from modelcfg.audit.promote import promote
+from modelcfg.config.model import config_key
+from modelcfg.config.resolve import resolve_adapter
+from modelcfg.config.trees import FsTree, GitTree, materialize
+from modelcfg.config.workspace import load_workspace
+from modelcfg.core import git
+from modelcfg.core.errors import UserError
+from modelcfg.evaluation.batches import Evaluator
+
+
+def bootstrap(repo: Path, adapter: str, out_dir: Path, *, actor: dict, remote: str = "origin",
+              branch: str | None = None, runs_dir: Path | None = None,
+              model_cache: Path | None = None, emit=None) -> PromoteResult:
+    """Evidence for ``adapter`` as committed at HEAD, promoted as its first baseline."""
+    evidence = bootstrap_evidence(repo, adapter, out_dir, runs_dir=runs_dir,
+                                  model_cache=model_cache, emit=emit)
+    return promote(repo, adapter=adapter, evidence=evidence, actor=actor, remote=remote,
+                   branch=branch, verdict="bootstrap")
+
+
+def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path, *, runs_dir: Path | None = None,
+                       model_cache: Path | None = None, emit=None) -> dict:
+    """Complete evidence (a baseline) for ``adapter`` as committed at HEAD."""
+    from modelcfg.train.run import train_resolved
+    from modelcfg.train.runs import model_dir
+
+    emit = emit or (lambda event: None)
+    repo = Path(repo).resolve()
+    head = git.resolve_commit(repo, "HEAD")
+    tree = GitTree(repo, head)
+    if read_baseline(tree, adapter) is not None:
+        raise UserError("MC726", f"{adapter} already has a baseline; changes to it go through "
+                        "the gate", exit_code=2)
+    judge = materialize({"configs": tree, "evals": tree}, Path(out_dir) / "judge-tree")
+    ws = load_workspace(FsTree(judge))
+    resolved = resolve_adapter(ws, adapter)
+    path = ws.adapters[adapter].path
+    if git.text(repo, "status", "--porcelain", "--", path, "configs", "evals"):
+        raise UserError("MC726", "commit your changes under configs/ and evals/ first: the "
+                        "baseline must describe a commit", path=path, exit_code=2)
+    result = train_resolved(resolved, judge, runs_dir=runs_dir or repo / ".modelcfg" / "runs",
+                            on_progress=emit, model_cache=model_cache)
+    seed = (ws.policy("Thresholds").data.get("sequential") or {}).get("seed", 0)
+    ev = Evaluator(model_dir(resolved["model"], judge, model_cache),
+                   Path(result.run_dir) / "adapter", judge / "evals" / "tasks",
+                   Path(out_dir) / "bootstrap", seed,
+                   {"base": resolved["model"]["name"],
+                    "fingerprint": result.manifest["fingerprint"]}, emit)
+    ev.evaluate_to({t: 10 ** 9 for t in resolved["tasks"]})
+    evidence = build_baseline(ev.results, result.manifest, adapter=adapter, config_path=path,
+                              commit=head)
+    evidence["config_key"] = config_key(resolved)
+    return evidence

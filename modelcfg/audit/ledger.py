@@ -1,0 +1,276 @@
+"""The audit ledger: an append-only, hash-chained JSONL file, ``evals/ledger.jsonl``.
+
+Each line is one entry in canonical JSON (sorted keys, no spaces, UTF-8): ``seq`` (1, 2, ...),
+``prev`` (the previous entry's hash; 64 zeros for the first), ``time``, ``action`` (promote |
+rollback), ``adapter``, ``commit``, ``actor``, ``diff``, ``rationale``, ``eval``, ``cost``,
+``verdict``, ``baseline_sha256`` and ``hash`` = sha256 of the canonical JSON of the entry
+without ``hash``. Format and limits in docs/audit.md.
+
+:func:`verify` checks the chain (every byte of every line, seq, prev, hash) and cross-checks
+the baselines, each of which names the ledger entry it was promoted with: that catches a
+deleted tail and a rewritten chain, which the chain alone cannot. :func:`verify_history`
+checks, through git history, that every commit only ever appended to the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from modelcfg.audit.baseline import (
+    baseline_path,
+    baseline_sha256,
+    list_baselines,
+    read_baseline,
+)
+from modelcfg.config.trees import FsTree, PathProblem
+from modelcfg.core import git
+from modelcfg.core.atomic import write_bytes
+from modelcfg.core.errors import Problem, UserError
+from modelcfg.core.hashing import canonical_json, sha256_bytes
+
+LEDGER = "evals/ledger.jsonl"
+GENESIS = "0" * 64
+ACTIONS = ("promote", "rollback")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_FIELDS = {"seq": int, "prev": str, "time": str, "action": str, "adapter": str, "commit": str,
+           "baseline_sha256": str, "hash": str}
+
+
+def entry_hash(entry: dict) -> str:
+    return sha256_bytes(canonical_json({k: v for k, v in entry.items() if k != "hash"}))
+
+
+def render_line(entry: dict) -> bytes:
+    return canonical_json(entry) + b"\n"
+
+
+def _tree(tree_or_root):
+    return FsTree(Path(tree_or_root)) if isinstance(tree_or_root, (str, Path)) else tree_or_root
+
+
+def read_text(tree_or_root) -> bytes:
+    tree = _tree(tree_or_root)
+    try:
+        return tree.read(LEDGER) if tree.is_file(LEDGER) else b""
+    except (OSError, PathProblem) as err:
+        raise UserError("MC710", f"cannot read the ledger: {err}", path=LEDGER) from err
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
+    """The entries as ``(line number, entry)`` and the problems of each line on its own:
+    not JSON, not canonical, a missing or mistyped field, a hash that does not match."""
+    entries, problems = [], []
+    if data and not data.endswith(b"\n"):
+        problems.append(Problem(LEDGER, data.count(b"\n") + 1, 1, "MC710",
+                                "the last line has no newline: a torn or hand-made write"))
+    for number, raw in enumerate(data.splitlines(), start=1):
+        def add(code, message):
+            problems.append(Problem(LEDGER, number, 1, code, message))
+        try:
+            entry = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as err:
+            add("MC710", f"not a JSON entry ({err})")
+            entries.append((number, None))
+            continue
+        if not isinstance(entry, dict):
+            add("MC710", "not a JSON object")
+            entries.append((number, None))
+            continue
+        bad = [k for k, t in _FIELDS.items() if not isinstance(entry.get(k), t)
+               or isinstance(entry.get(k), bool)]
+        if not bad and not _NAME.match(entry["adapter"]):
+            bad = ["adapter"]
+        if bad:
+            add("MC710", f"missing or mistyped field(s): {', '.join(bad)}")
+        elif entry_hash(entry) != entry["hash"]:
+            add("MC711", f"entry {entry['seq']} was edited: its hash does not match its "
+                "content")
+        elif raw != canonical_json(entry):
+            add("MC711", f"entry {entry['seq']} was edited: the line is not in canonical form")
+        entries.append((number, entry))
+    return entries, problems
+
+
+def _chain(entries: list[tuple[int, dict | None]]) -> list[Problem]:
+    problems = []
+    prev = GENESIS
+    for position, (number, entry) in enumerate(entries, start=1):
+        if entry is None or not isinstance(entry.get("seq"), int):
+            prev = None
+            continue
+        seq = entry["seq"]
+        if seq != position:
+            why = ("entries before it are missing (deleted)" if seq > position else
+                   "it is out of order, duplicated or inserted")
+            problems.append(Problem(LEDGER, number, 1, "MC712", f"entry has seq {seq} at "
+                                    f"position {position}: {why}"))
+        if prev is not None and entry.get("prev") != prev:
+            problems.append(Problem(LEDGER, number, 1, "MC713", f"entry {seq}: prev does not "
+                                    "match the hash of the entry before it (chain broken: an "
+                                    "entry before it was edited, deleted, inserted or moved)"))
+        prev = entry_hash(entry)
+    return problems
+
+
+def read_entries(tree_or_root) -> list[dict]:
+    """The ledger's entries; MC716 if it does not verify on its own (chain checks only)."""
+    entries, problems = parse(read_text(tree_or_root))
+    problems += _chain(entries)
+    if problems:
+        raise UserError("MC716", f"the ledger does not verify ({len(problems)} finding(s); "
+                        f"first: {problems[0].render()}); run `modelcfg audit verify`",
+                        path=LEDGER, line=problems[0].line, col=1)
+    return [e for _, e in entries]
+
+
+def verify(tree_or_root) -> list[Problem]:
+    """Every finding about the ledger and the baselines of ``tree_or_root`` (a GitTree, an
+    FsTree or a folder): an edited, deleted, inserted or reordered entry, and a baseline that
+    does not match the entry it was promoted with. Empty when all is consistent."""
+    tree = _tree(tree_or_root)
+    entries, problems = parse(read_text(tree))
+    problems += _chain(entries)
+    valid = [e for _, e in entries if e is not None and isinstance(e.get("seq"), int)]
+    by_seq = {e["seq"]: e for e in reversed(valid)}
+    latest: dict[str, dict] = {}
+    for e in valid:
+        if isinstance(e.get("adapter"), str) and _NAME.match(e["adapter"]):
+            latest[e["adapter"]] = e
+    line_of = {id(e): n for n, e in entries if e is not None}
+    for adapter in list_baselines(tree):
+        rel = f"evals/baselines/{adapter}.json"
+        def add(code, message):
+            problems.append(Problem(rel, 1, 1, code, message))
+        try:
+            baseline = read_baseline(tree, adapter)
+        except UserError as err:
+            add(err.code, err.message)
+            continue
+        ref = baseline.get("ledger")
+        if ref is None:
+            add("MC714", "baseline was not promoted through the ledger (no ledger reference)")
+            continue
+        entry = by_seq.get(ref["seq"])
+        if entry is None:
+            add("MC714", f"baseline was promoted with ledger entry {ref['seq']}, which the "
+                f"ledger does not have ({len(valid)} entries): entries were deleted")
+            continue
+        if entry_hash(entry) != ref["hash"]:
+            add("MC714", f"ledger entry {ref['seq']} is not the entry this baseline was "
+                "promoted with (the ledger was rewritten)")
+            continue
+        if entry.get("adapter") != adapter:
+            add("MC714", f"ledger entry {ref['seq']} is about {entry.get('adapter')!r}, not "
+                f"{adapter!r}")
+            continue
+        if entry.get("baseline_sha256") != baseline_sha256(baseline):
+            add("MC715", f"baseline content does not match the sha256 recorded in ledger "
+                f"entry {ref['seq']}: it was edited after promotion")
+        newest = latest.get(adapter)
+        if newest is not None and newest["seq"] > ref["seq"]:
+            add("MC714", f"ledger entry {newest['seq']} (line {line_of.get(id(newest))}) "
+                f"promoted {adapter} later, but the baseline is from entry {ref['seq']}: "
+                "the baseline was reverted by hand")
+    present = set(list_baselines(tree))
+    for adapter, entry in sorted(latest.items()):
+        if adapter not in present:
+            problems.append(Problem(LEDGER, line_of.get(id(entry), 1), 1, "MC714",
+                                    f"entry {entry['seq']} promoted {adapter}, but "
+                                    f"{baseline_path(adapter)} is missing (deleted)"))
+    return sorted(set(problems))
+
+
+def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> dict:
+    """``entry`` completed as the next link after ``entries``: seq, prev, time, hash."""
+    if entry.get("action") not in ACTIONS:
+        raise UserError("MC717", f"ledger action must be one of {', '.join(ACTIONS)}, not "
+                        f"{entry.get('action')!r}")
+    for key in ("adapter", "commit"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise UserError("MC717", f"ledger entry needs a non-empty {key}")
+    if not _NAME.match(entry["adapter"]):
+        raise UserError("MC717", f"{entry['adapter']!r} is not a valid adapter name")
+    if not isinstance(entry.get("baseline_sha256"), str) or not _HEX64.match(
+            entry["baseline_sha256"]):
+        raise UserError("MC717", "ledger entry needs baseline_sha256 (64 hex digits)")
+    last = entries[-1] if entries else None
+    out = {k: v for k, v in entry.items() if k not in ("seq", "prev", "hash")}
+    out["seq"] = last["seq"] + 1 if last else 1
+    out["prev"] = entry_hash(last) if last else GENESIS
+    out.setdefault("time", now or datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    try:
+        out["hash"] = entry_hash(out)
+    except ValueError as err:  # NaN somewhere in the caller's data
+        raise UserError("MC717", f"ledger entry is not finite JSON: {err}") from err
+    return out
+
+
+def appended(data: bytes, entry: dict, *, now: str | None = None) -> tuple[bytes, dict]:
+    """The ledger bytes with ``entry`` chained on, and the completed entry (pure)."""
+    entries, problems = parse(data)
+    problems += _chain(entries)
+    if problems:
+        raise UserError("MC716", f"refusing to append to a ledger that does not verify: "
+                        f"{problems[0].render()}", path=LEDGER, line=problems[0].line, col=1)
+    new = chain_entry([e for _, e in entries], entry, now=now)
+    return data + render_line(new), new
+
+
+def append_entry(root: Path, entry: dict, *, now: str | None = None) -> dict:
+    """Append ``entry`` to ``root``/evals/ledger.jsonl and return it completed.
+
+    The file is rewritten whole, temp file + fsync + rename: a crash leaves the old ledger
+    or the new one, never a torn last line (which O_APPEND could leave, and which verify
+    would then report as tampering). Appending on top of a ledger that does not verify is
+    refused (MC716): a broken chain must be looked at, not extended."""
+    path = Path(root) / LEDGER
+    data = path.read_bytes() if path.is_file() else b""
+    text, new = appended(data, entry, now=now)
+    write_bytes(path, text)
+    return new
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def verify_history(repo: Path, rev: str = "HEAD") -> list[Problem]:
+    """Findings where a commit reachable from ``rev`` changed the ledger other than by
+    appending: each parent's ledger must be a prefix of the commit's ledger.
+
+    This catches what :func:`verify` cannot see in one tree (a consistent rewrite of the
+    ledger tail together with the baselines), unless history itself was rewritten."""
+    commits = git.text(repo, "rev-list", "--full-history", rev, "--", LEDGER, exit_code=1)
+    objects = git.Objects(repo)
+    problems = []
+    for commit in commits.split():
+        mine = _ledger_at(repo, objects, commit)
+        for parent in git.text(repo, "rev-parse", f"{commit}^@", exit_code=1).split():
+            theirs = _ledger_at(repo, objects, parent)
+            if not mine.startswith(theirs):
+                line = _first_difference(theirs, mine)
+                problems.append(Problem(LEDGER, line, 1, "MC718", f"commit {commit[:12]} "
+                                        f"rewrote the ledger of its parent {parent[:12]} "
+                                        f"instead of appending to it (from line {line})"))
+    return sorted(set(problems))
+
+
+def _ledger_at(repo: Path, objects: git.Objects, commit: str) -> bytes:
+    found, sha = git.attempt(repo, "rev-parse", "--verify", "--quiet", f"{commit}:{LEDGER}")
+    return objects.blob(sha) if found else b""
+
+
+def _first_difference(old: bytes, new: bytes) -> int:
+    a, b = old.splitlines(), new.splitlines()
+    for i, (x, y) in enumerate(zip(a, b), start=1):
+        if x != y:
+            return i
+    return min(len(a), len(b)) + 1
+

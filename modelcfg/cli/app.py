@@ -1,0 +1,423 @@
+"""The ``modelcfg`` command line: parse, call one library function, render, exit.
+
+Exit codes: 0 success / valid / pass; 1 problems found, a user error, or a gate block;
+2 usage errors (and gate errors, which also block); 3 an unexpected internal error (with a
+traceback, please report it); 130 interrupted. Library code never prints or exits: it
+returns data or raises :class:`~modelcfg.core.errors.UserError`, rendered here.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from modelcfg import __version__
+from modelcfg.core.errors import UserError
+from modelcfg.core.extras import missing_extra, require
+
+app = typer.Typer(
+    name="modelcfg",
+    help="Validate, train, evaluate and gate changes to YAML model and LoRA configs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def _root(root: Optional[Path]) -> Path:
+    from modelcfg.config.workspace import repo_root
+
+    return (root or repo_root(Path.cwd())).resolve()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelcfg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Validate, train, evaluate and gate changes to YAML model and LoRA configs."""
+
+
+@app.command()
+def validate(
+    paths: list[Path] = typer.Argument(None, help="Files or folders to report on (default: "
+                                       "the whole repository)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text: path:line:col: CODE "
+                               "message; json: for agents; github: Actions annotations."),
+    root: Optional[Path] = typer.Option(None, help="Repository root (default: the enclosing "
+                                        "git work tree)."),
+) -> None:
+    """Check configs: YAML safety, schema, cross-file references, data pins, policy, cost.
+
+    Exit 0 when valid, 1 when any problem was found, 2 on usage errors.
+    """
+    from modelcfg.cli.render import RENDERERS
+    from modelcfg.config.validate import validate as run
+
+    problems = run(_root(root), paths or [])
+    sys.stdout.write(RENDERERS[fmt.value](problems))
+    if fmt is Format.text and not problems:
+        typer.echo("ok: no problems found", err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def schema(
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write "
+                                       "<kind>.schema.json files into (default: print)."),
+    kind: Optional[str] = typer.Argument(None, help="One kind: Model, Adapter, EvalSuite, "
+                                         "Contract, Thresholds."),
+) -> None:
+    """Print or write the JSON Schemas (draft 2020-12) of the config kinds, for editors."""
+    from modelcfg.config.schema import KINDS, schema_text
+    from modelcfg.core.atomic import write_text
+
+    kinds = list(KINDS)
+    if kind is not None:
+        if kind not in KINDS:
+            raise UserError("MC004", f"unknown kind {kind!r}; expected one of "
+                            f"{', '.join(KINDS)}", exit_code=2)
+        kinds = [kind]
+    if out is None:
+        for k in kinds:
+            sys.stdout.write(schema_text(k))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for k in kinds:
+        target = out / f"{KINDS[k]}.schema.json"
+        write_text(target, schema_text(k))
+        typer.echo(str(target))
+
+
+def _progress_printer(quiet: bool):
+    """Training events as a progress bar on a terminal, plain log lines otherwise (CI)."""
+    import logging
+    import os
+    import warnings
+
+    if quiet or not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # datasets' and transformers' own bars
+    # The libraries' chatter is not the user's business (set MODELCFG_VERBOSE=1 to see it):
+    # lm-eval warns once per local task that it takes custom kwargs, transformers about
+    # deprecations inside its own code.
+    if not os.environ.get("MODELCFG_VERBOSE"):
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
+    if quiet:
+        return None
+    from modelcfg.cli.progress import make_reporter
+
+    return make_reporter(sys.stderr)
+
+
+@app.command()
+def tiny(
+    cache: Optional[Path] = typer.Option(None, help="Cache folder (default: $MODELCFG_CACHE "
+                                         "or ~/.cache/modelcfg)."),
+) -> None:
+    """Build the built-in tiny model (tokenizer + brief pretraining, deterministic, about
+    40 s on 2 cores) unless an intact copy is cached; print its folder. `train`, `eval` and
+    `gate` build it on first use too: this command is for warming a CI cache."""
+    require("train", what="`modelcfg tiny`")
+    from modelcfg.tiny.build import ensure_tiny_model
+
+    typer.echo(str(ensure_tiny_model(cache)))
+
+
+@app.command()
+def train(
+    config: str = typer.Argument(..., help="Adapter name or path, e.g. "
+                                 "configs/adapters/tiny-arith.yaml."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached (default: "
+                                            ".modelcfg/runs in the repository)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its last "
+                                "checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Train a LoRA adapter (cached by fingerprint: the same inputs never train twice)."""
+    require("train", what="`modelcfg train`")
+    from modelcfg.train.run import train_adapter
+
+    result = train_adapter(_root(root), config, runs_dir=runs_dir, resume=resume,
+                           on_progress=_progress_printer(quiet))
+    cost = result.manifest.get("cost", {})
+    what = "cache hit, 0 training seconds" if result.cache_hit else (
+        f"trained in {result.train_seconds:.1f}s")
+    typer.echo(f"{result.run_dir}\n{what}; {cost.get('train_tokens', 0):,} tokens, final loss "
+               f"{cost.get('final_loss', float('nan')):.4f}")
+
+
+@app.command("eval")
+def eval_(
+    config: str = typer.Argument(..., help="Adapter name or path."),
+    run: Optional[Path] = typer.Option(None, help="Run directory to evaluate (default: the "
+                                       "finished run of the config's current fingerprint)."),
+    base_only: bool = typer.Option(False, "--base-only", help="Evaluate the base model "
+                                   "without the adapter."),
+    limit: Optional[int] = typer.Option(None, help="Items per task (after --offset)."),
+    offset: int = typer.Option(0, help="Skip this many items of the fixed order."),
+    seed: Optional[int] = typer.Option(None, help="Evaluate items in the fixed random order "
+                                       "of this seed (default: dataset order)."),
+    out: Optional[Path] = typer.Option(None, help="Results file (default: results.json in "
+                                       "the run directory)."),
+    batch_size: str = typer.Option("32", help="lm-eval batch size, or 'auto'."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:0, ..."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Evaluate an adapter (base + LoRA) on its suites' tasks with lm-eval."""
+    require("train", "eval", what="`modelcfg eval`")
+    from modelcfg.evaluation.adapter import evaluate_adapter
+
+    results, target = evaluate_adapter(
+        _root(root), config, run=run, base_only=base_only, out=out, runs_dir=runs_dir,
+        order_seed=seed, offset=offset, limit=limit, device=device,
+        batch_size=int(batch_size) if batch_size.isdigit() else batch_size)
+    for task, entry in results["tasks"].items():
+        for metric, summary in entry["metrics"].items():
+            typer.echo(f"{task:<16} {metric:<24} {summary['value']:.4f} ± "
+                       f"{summary['stderr'] or 0:.4f}  (n={summary['n']})")
+    typer.echo(f"{target}  ({results['timing']['wall_seconds']:.1f}s)")
+
+
+@app.command()
+def diff(
+    base: str = typer.Argument(..., help="Base git revision."),
+    head: Optional[str] = typer.Argument(None, help="Head revision (default: the working "
+                                         "tree)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Semantic config diff: changed fields per config and the impact (retrain /
+    re-evaluate / none), so a change that affects nothing spends no GPU time."""
+    import json
+
+    from modelcfg.config.diff import diff_trees, tree_for
+
+    repo = _root(root)
+    result = diff_trees(tree_for(repo, base), tree_for(repo, head))
+    if fmt is Format.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        sys.stdout.write(result.render_text())
+
+
+@app.command()
+def gate(
+    base: str = typer.Option(..., help="Base revision: everything that judges is read from "
+                             "it (contract, thresholds, baselines, suites)."),
+    head: str = typer.Option("HEAD", help="Head revision: the configs under test."),
+    out: Path = typer.Option(Path(".modelcfg/gate"), help="Folder for gate.json, report.md, "
+                             "history.png and evidence/."),
+    runs_dir: Optional[Path] = typer.Option(None, help="Training cache (default: "
+                                            ".modelcfg/runs in the repository)."),
+    pr_author: Optional[str] = typer.Option(None, help="Pull request author (for the "
+                                            "contract's agent rules)."),
+    label: list[str] = typer.Option([], help="Pull request label (repeatable)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
+                               "path; json: gate.json on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Train, evaluate and judge every config the head changes. Exit 0 pass, 1 block,
+    2 error (an error blocks too)."""
+    require("train", "eval", what="`modelcfg gate`")
+    from modelcfg.gate.report import dumps
+    from modelcfg.gate.run import GateSettings, run_gate
+
+    repo = _root(root)
+    settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=list(label))
+    report = run_gate(repo, base, head, out if out.is_absolute() else repo / out, settings,
+                      emit=_progress_printer(quiet))
+    if fmt is Format.json:
+        typer.echo(dumps(report))
+    else:
+        for cfg in report["configs"]:
+            typer.echo(f"{cfg['verdict'].upper():<6} {cfg['adapter']} ({cfg['impact']})")
+            for r in cfg["reasons"]:
+                typer.echo(f"       {r['code']} {r.get('task') or ''} {r['message']}")
+        for r in report["reasons"]:
+            typer.echo(f"{r['code']} {r['message']}")
+        typer.echo(f"gate: {report['verdict']}  ({out / 'report.md'})")
+    raise typer.Exit({"pass": 0, "block": 1}.get(report["verdict"], 2))
+
+
+@app.command()
+def promote(
+    evidence: Path = typer.Option(Path(".modelcfg/gate"), help="The gate's output folder "
+                                  "(gate.json + evidence/) for the merged head."),
+    actor: str = typer.Option(..., help="Who merged (recorded in the audit ledger)."),
+    adapter: Optional[str] = typer.Option(None, help="Only this adapter (default: every "
+                                          "passing adapter in gate.json)."),
+    remote: str = typer.Option("origin", help="Remote to push the promotion commit to."),
+    branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
+    pr_author: Optional[str] = typer.Option(None, help="Pull request author, for the ledger."),
+    bootstrap: Optional[str] = typer.Option(None, help="Give an adapter that predates the "
+                                            "gate its first baseline: train and evaluate it "
+                                            "as committed at HEAD, no comparison (the ledger "
+                                            "records verdict 'bootstrap')."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
+    entry is appended, in one commit pushed to the branch (racing promotions retry)."""
+    from modelcfg.audit.promote import promote_gate_output
+
+    repo = _root(root)
+    if bootstrap:
+        require("train", "eval", what="`modelcfg promote --bootstrap`")
+        from modelcfg.audit.bootstrap import bootstrap as run_bootstrap
+
+        folder = evidence if evidence.is_absolute() else repo / evidence
+        result = run_bootstrap(repo, bootstrap, folder,
+                               actor={"merged_by": actor, "pr_author": pr_author},
+                               remote=remote, branch=branch, emit=_progress_printer(False))
+        typer.echo(f"bootstrapped {bootstrap}: commit {str(result.commit)[:12]}, ledger "
+                   f"#{(result.entry or {}).get('seq')}")
+        return
+    folder = evidence if evidence.is_absolute() else repo / evidence
+    results = promote_gate_output(repo, folder, actor={"merged_by": actor,
+                                                       "pr_author": pr_author},
+                                  adapter=adapter, remote=remote, branch=branch)
+    for result in results:
+        state = "already the baseline" if result.already else (
+            f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
+        typer.echo(f"promoted {result.adapter}: {state}")
+    if not results:
+        typer.echo("nothing to promote: no adapter with new evidence")
+
+
+@app.command()
+def rollback(
+    config: str = typer.Argument(..., help="Adapter name."),
+    to: str = typer.Option(..., "--to", help="A revision at or after a promotion of it."),
+    actor: str = typer.Option(..., help="Who rolls back (recorded in the ledger)."),
+    reason: Optional[str] = typer.Option(None, help="Why (recorded in the ledger)."),
+    remote: str = typer.Option("origin", help="Remote to push to."),
+    branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Restore an earlier promoted config and its baseline, as a new ledger entry and a new
+    commit (history is never rewritten)."""
+    from modelcfg.audit.rollback import rollback as run
+
+    result = run(_root(root), adapter=config, to_rev=to, actor=actor, remote=remote,
+                 branch=branch, rationale=reason)
+    typer.echo(f"rolled back {config} to {to}: commit {str(result.commit)[:12]}, ledger "
+               f"#{(result.entry or {}).get('seq')}")
+
+
+audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    rev: Optional[str] = typer.Option(None, help="Check this commit's ledger (default: the "
+                                      "working tree)."),
+    history: bool = typer.Option(True, help="Also check that every commit only appended to "
+                                 "the ledger."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Detect edited, deleted, inserted or reordered ledger entries and baselines that do
+    not match their entry. Exit 0 clean, 1 on any finding."""
+    from modelcfg.audit.ledger import verify, verify_history
+    from modelcfg.cli.render import render_text
+    from modelcfg.config.trees import FsTree, GitTree
+
+    repo = _root(root)
+    problems = verify(GitTree(repo, rev) if rev else FsTree(repo))
+    if history and (repo / ".git").exists():
+        problems += verify_history(repo, rev or "HEAD")
+    sys.stdout.write(render_text(sorted(set(problems))))
+    if not problems:
+        typer.echo("ok: ledger and baselines are consistent", err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command()
+def demo(
+    workdir: Path = typer.Option(Path(".modelcfg/demo"), help="Scratch folder (recreated)."),
+    root: Optional[Path] = typer.Option(None, help="Repository whose configs/ and evals/ "
+                                        "are copied."),
+) -> None:
+    """The whole loop on the tiny built-in model, in a scratch repository: validate, then
+    three agent pull requests through the gate (an improvement that passes and is promoted,
+    poisoned training data blocked on safety, a safety-threshold edit judged by the base
+    policy), then `audit verify`."""
+    require("train", "eval", what="`modelcfg demo`")
+    from modelcfg.demo.scenario import EXPECTED, run_demo
+
+    repo = _root(root)
+    workdir = workdir if workdir.is_absolute() else repo / workdir
+    outcomes, findings = run_demo(repo, workdir, emit=_progress_printer(False))
+    typer.echo("")
+    for o in outcomes:
+        extra = f"; promoted {', '.join(o.promoted)}" if o.promoted else ""
+        typer.echo(f"{o.branch:<24} {o.verdict.upper():<6} {' '.join(o.reasons) or '-'}{extra}")
+        typer.echo(f"{'':<24} {o.report}")
+    typer.echo(f"audit verify: {'ok' if not findings else findings}")
+    if [o.verdict for o in outcomes] != EXPECTED or findings:
+        raise typer.Exit(1)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    # Newer typer vendors click (its errors derive from TyperException); older typer raises
+    # click's own exceptions.
+    found = [getattr(typer, "TyperException", None)]
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(e for e in found if e is not None)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Console entry point; maps errors to exit codes (see the module docstring)."""
+    try:
+        rc = app(args=argv, prog_name="modelcfg", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 130
+    except _usage_errors() as exc:
+        exc.show()
+        return 2
+    except UserError as exc:
+        typer.echo(f"error: {exc.render()}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: show everything, never look like a pass
+        missing = missing_extra(exc)
+        if missing is not None:  # an import no command checked up front
+            typer.echo(f"error: {missing.render()}", err=True)
+            return missing.exit_code
+        import traceback
+
+        traceback.print_exc()
+        typer.echo("error: internal error in modelcfg (exit 3); please report it with the "
+                   "traceback above", err=True)
+        return 3
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

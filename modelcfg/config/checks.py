@@ -1,0 +1,357 @@
+"""Checks across documents: references, architecture, data pinning, policy and cost.
+
+Each check appends :class:`Problem` values; nothing stops at the first one. The contract and
+thresholds documents are the policy the checks enforce (read from the base commit by the
+gate, from the working tree by ``modelcfg validate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from modelcfg.config import cost, families
+from modelcfg.config.builtin import BUILTIN
+from modelcfg.config.schema import suggest
+from modelcfg.config.trees import PathProblem
+from modelcfg.config.workspace import Document, Workspace
+from modelcfg.core import globs
+from modelcfg.core.errors import Problem
+
+SFT_KEYS = ("prompt", "completion")
+DPO_KEYS = ("prompt", "chosen", "rejected")
+MAX_ALPHA_RATIO = 16.0
+MIN_ALPHA_RATIO = 1 / 16
+
+
+class Checker:
+    def __init__(self, ws: Workspace, focus=None):
+        self.ws = ws
+        # With a focus (paths the user asked about), per-document checks run only for the
+        # documents whose problems could be reported: cheap single-file validation.
+        self.focus = focus
+        self.problems: list[Problem] = []
+        self._datasets: dict[str, tuple[str, int] | None] = {}
+
+    def add(self, doc: Document, path: tuple, code: str, message: str) -> None:
+        line, col = doc.locate(*path)
+        self.problems.append(Problem(doc.path, line, col, code, message))
+
+    # -- whole workspace -------------------------------------------------------------
+    def run(self) -> list[Problem]:
+        self.check_unique_names()
+        contract = self.check_policy("Contract")
+        thresholds = self.check_policy("Thresholds")
+        for doc in self.ws.documents:
+            if not doc.valid or not self.in_focus(doc):
+                continue
+            if doc.kind == "Model":
+                self.check_model(doc, contract)
+            elif doc.kind == "Adapter":
+                self.check_adapter(doc, contract)
+            elif doc.kind == "EvalSuite":
+                self.check_suite(doc)
+            self.check_forbidden(doc, contract)
+        if thresholds is not None and thresholds.valid and self.in_focus(thresholds):
+            self.check_thresholds(thresholds)
+        return self.problems
+
+    def in_focus(self, doc: Document) -> bool:
+        if self.focus is None or self.focus(doc.path):
+            return True
+        datasets = doc.data.get("datasets") if doc.kind == "Adapter" else None
+        return any(self.focus(d.get("path", "")) for d in datasets or [] if isinstance(d, dict))
+
+    def check_unique_names(self) -> None:
+        seen: dict[tuple[str, str], Document] = {}
+        for doc in self.ws.documents:
+            if not doc.name:
+                continue
+            first = seen.setdefault((doc.kind, doc.name), doc)
+            if first is not doc:
+                self.add(doc, ("name",), "MC300", f"{doc.kind} name {doc.name!r} is already "
+                         f"used by {first.path}; names must be unique per kind")
+
+    def check_policy(self, kind: str) -> Document | None:
+        docs = [d for d in self.ws.documents if d.kind == kind]
+        if len(docs) > 1:
+            for doc in docs[1:]:
+                self.add(doc, ("kind",), "MC316", f"a second {kind} document (the first is "
+                         f"{docs[0].path}); keep exactly one")
+            return None
+        if not docs:
+            where = "evals/contract.yaml" if kind == "Contract" else "evals/thresholds.yaml"
+            self.problems.append(Problem(where, 1, 1, "MC316", f"no {kind} document found; "
+                                         f"create {where} (see docs/config-reference.md)"))
+            return None
+        return docs[0] if docs[0].valid else None
+
+    # -- models ----------------------------------------------------------------------
+    def check_model(self, doc: Document, contract: Document | None) -> None:
+        source = doc.data["source"]
+        if "path" in source:
+            self.check_path(doc, ("source", "path"), source["path"], want_dir=True)
+        if "builtin" in source:
+            spec = BUILTIN[source["builtin"]]
+            if doc.data["family"] != spec["family"]:
+                self.add(doc, ("family",), "MC302", f"builtin {source['builtin']!r} is a "
+                         f"{spec['family']} model, not {doc.data['family']}")
+        if contract is not None:
+            key = model_source_key(doc.data)
+            allow = contract.data["models"]["allow"]
+            if not globs.matches_any(allow, key):
+                self.add(doc, ("source",), "MC312", f"model source {key!r} is not in the "
+                         f"contract's models.allow ({contract.path}); ask a maintainer to "
+                         "allow it or pick an allowed model")
+            if doc.data.get("trust_remote_code"):
+                allowed = contract.data.get("trust_remote_code", {}).get("allow", [])
+                if not globs.matches_any(allowed, key):
+                    self.add(doc, ("trust_remote_code",), "MC311", "trust_remote_code runs "
+                             "code from the model repository; the contract does not allow it "
+                             f"for {key!r}. Remove it or ask a maintainer")
+
+    # -- adapters --------------------------------------------------------------------
+    def check_adapter(self, doc: Document, contract: Document | None) -> None:
+        data = doc.data
+        model = self.ws.models.get(data["base"])
+        if model is None and not self.ws.unreadable:
+            self.add(doc, ("base",), "MC301", f"base model {data['base']!r} not found"
+                     f"{suggest(data['base'], self.ws.models)}; define it in configs/models/")
+        model = model if model is not None and model.valid else None
+        self.check_lora(doc, model)
+        examples = self.check_datasets(doc, contract)
+        for i, suite in enumerate(data["evals"]["suites"]):
+            if suite not in self.ws.suites and not self.ws.unreadable:
+                self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} not "
+                         f"found{suggest(suite, self.ws.suites)}; define it in evals/suites/")
+        training = data["training"]
+        if training.get("dpo_beta") is not None and data.get("method", "sft") != "dpo":
+            self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
+                     "method: dpo; remove it or set method: dpo")
+        if model is not None:
+            self.check_cost(doc, model, examples, contract)
+
+    def check_lora(self, doc: Document, model: Document | None) -> None:
+        lora = doc.data["lora"]
+        r, alpha = lora["r"], lora["lora_alpha"]
+        scale = alpha / (r ** 0.5 if lora.get("use_rslora") else r)
+        if not MIN_ALPHA_RATIO <= scale <= MAX_ALPHA_RATIO:
+            self.add(doc, ("lora", "lora_alpha"), "MC303", f"lora_alpha {alpha} with r {r} "
+                     f"scales updates by {scale:g}, outside [{MIN_ALPHA_RATIO:g}, "
+                     f"{MAX_ALPHA_RATIO:g}]; the usual choice is lora_alpha = r or 2r")
+        if model is None:
+            return
+        family = model.data["family"]
+        spec = families.FAMILIES[family]
+        known = families.module_names(family)
+        targets = lora["target_modules"]
+        if isinstance(targets, str):
+            if targets != "all-linear":
+                self.check_regex(doc, targets, family)
+        else:
+            for i, name in enumerate(targets):
+                if name not in known:
+                    self.add(doc, ("lora", "target_modules", i), "MC302", f"{family} models "
+                             f"have no module {name!r}{suggest(name, known)}; "
+                             f"linear layers are: {', '.join(spec['linear'])}")
+            if spec.get("conv1d") and not lora.get("fan_in_fan_out"):
+                self.add(doc, ("lora", "target_modules"), "MC302", f"{family} uses Conv1D "
+                         "layers; set lora.fan_in_fan_out: true")
+        for i, name in enumerate(lora.get("modules_to_save", [])):
+            if name not in known:
+                self.add(doc, ("lora", "modules_to_save", i), "MC302", f"{family} models "
+                         f"have no module {name!r}{suggest(name, known)}")
+        facts = {**BUILTIN.get(model.data["source"].get("builtin"), {}), **model.data}
+        hidden, layers = facts.get("hidden_size"), facts.get("num_layers")
+        if hidden is not None and r > hidden:
+            self.add(doc, ("lora", "r"), "MC303", f"rank {r} exceeds the model's hidden size "
+                     f"{hidden}; a LoRA rank above it adds parameters and no capacity")
+        chosen = lora.get("layers_to_transform")
+        if layers is not None and chosen is not None:
+            for i, layer in enumerate([chosen] if isinstance(chosen, int) else chosen):
+                if layer >= layers:
+                    where = ("lora", "layers_to_transform") + (() if isinstance(chosen, int)
+                                                               else (i,))
+                    self.add(doc, where, "MC303", f"layer {layer} does not exist; the model "
+                             f"has layers 0..{layers - 1}")
+
+    def check_regex(self, doc: Document, pattern: str, family: str) -> None:
+        import re
+
+        try:
+            selects = families.regex_matches_any(pattern, family)
+        except re.error as exc:
+            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules is not a "
+                     f"valid regular expression: {exc}")
+            return
+        if not selects:
+            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules pattern "
+                     f"{pattern!r} selects no {family} linear layer")
+
+    def check_datasets(self, doc: Document, contract: Document | None) -> int | None:
+        """Check each dataset; returns the total example count (None if unknown)."""
+        total: int | None = 0
+        keys = DPO_KEYS if doc.data.get("method", "sft") == "dpo" else SFT_KEYS
+        for i, entry in enumerate(doc.data["datasets"]):
+            where = ("datasets", i)
+            key = f"path:{entry['path']}" if "path" in entry else f"hub:{entry['hub']}"
+            if contract is not None and not globs.matches_any(
+                    contract.data["datasets"]["allow"], key):
+                self.add(doc, where, "MC313", f"dataset {key!r} is not in the contract's "
+                         f"datasets.allow ({contract.path})")
+            if "hub" in entry:
+                count = entry.get("examples")
+            else:
+                count = self.check_dataset_file(doc, where, entry, keys)
+            total = None if (total is None or count is None) else total + count
+        return total
+
+    def check_dataset_file(self, doc: Document, where: tuple, entry: dict,
+                           keys: tuple[str, ...]) -> int | None:
+        rel = entry["path"]
+        if not self.check_path(doc, where + ("path",), rel, want_dir=False):
+            return None
+        if rel not in self._datasets:
+            self._datasets[rel] = self._scan_dataset(rel, keys)
+        scanned = self._datasets[rel]
+        if scanned is None:
+            return None
+        digest, count = scanned
+        if digest != entry["sha256"]:
+            self.add(doc, where + ("sha256",), "MC305", f"{rel} has sha256 {digest}, not the "
+                     "pinned value; if the data change is intended, update sha256")
+        return count
+
+    def _scan_dataset(self, rel: str, keys: tuple[str, ...]) -> tuple[str, int] | None:
+        data = self.ws.tree.read(rel)
+        count = 0
+        for lineno, raw in enumerate(data.splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                self.problems.append(Problem(rel, lineno, 1, "MC317", f"not a JSON object: "
+                                             f"{exc}"))
+                return None
+            missing = [k for k in keys if not isinstance(record, dict)
+                       or not isinstance(record.get(k), str)]
+            if missing:
+                self.problems.append(Problem(rel, lineno, 1, "MC317", "record lacks string "
+                                             f"field(s) {', '.join(missing)} (expected "
+                                             f"{', '.join(keys)})"))
+                return None
+            count += 1
+        return hashlib.sha256(data).hexdigest(), count
+
+    def check_path(self, doc: Document, where: tuple, rel: str, want_dir: bool) -> bool:
+        tree = self.ws.tree
+        try:
+            ok = tree.is_dir(rel) if want_dir else tree.is_file(rel)
+        except PathProblem as exc:
+            self.add(doc, where, "MC308", str(exc))
+            return False
+        if not ok:
+            self.add(doc, where, "MC304", f"{rel} does not exist in the repository "
+                     f"({'a folder' if want_dir else 'a file'} is expected)")
+        return ok
+
+    def check_cost(self, doc: Document, model: Document, examples: int | None,
+                   contract: Document | None) -> None:
+        caps = contract.data.get("caps", {}) if contract is not None else {}
+        try:
+            est = cost.estimate(doc.data["training"], model_parameters(model.data), examples,
+                                caps.get("assumed_tflops", cost.DEFAULT_ASSUMED_TFLOPS))
+        except cost.CostUnknown as exc:
+            self.add(doc, ("training",), "MC315", f"cannot estimate training cost: {exc}")
+            return
+        budget, figures = doc.data["budget"], est.to_dict()
+        for field, value, limit in cost.exceeded(figures, budget):
+            self.add(doc, ("budget", field), "MC309", f"estimated {value:,.6g} "
+                     f"{cost.LIMITS[field][1]} exceed the budget's {field} {limit:,}; lower "
+                     "max_steps/epochs, batch or sequence length, or raise the budget")
+        for field, value, cap in cost.exceeded(figures, caps):
+            self.add(doc, ("budget",), "MC310", f"estimated {value:,.6g} {cost.LIMITS[field][1]} "
+                     f"exceed the contract's cap {field} {cap:,} ({contract.path})")
+        as_figures = {cost.LIMITS[k][0]: v for k, v in budget.items() if k in cost.LIMITS}
+        for field, limit, cap in cost.exceeded(as_figures, caps):
+            self.add(doc, ("budget", field), "MC310", f"budget {field} {limit:,} is above "
+                     f"the contract's cap {cap:,} ({contract.path})")
+        max_rank = caps.get("max_lora_rank")
+        if max_rank is not None and doc.data["lora"]["r"] > max_rank:
+            self.add(doc, ("lora", "r"), "MC310", f"rank {doc.data['lora']['r']} is above the "
+                     f"contract's max_lora_rank {max_rank} ({contract.path})")
+
+    # -- suites, thresholds, contract --------------------------------------------------
+    def check_suite(self, doc: Document) -> None:
+        for i, task in enumerate(doc.data["tasks"]):
+            if task.startswith("lm-eval:"):
+                continue
+            self.check_task(doc, ("tasks", i), task)
+
+    def check_task(self, doc: Document, where: tuple, task: str) -> None:
+        try:
+            exists = self.ws.tree.is_dir(f"evals/tasks/{task}")
+        except PathProblem as exc:
+            self.add(doc, where, "MC308", str(exc))
+            return
+        if not exists:
+            known = local_tasks(self.ws)
+            self.add(doc, where, "MC307", f"eval task {task!r} not found in evals/tasks/"
+                     f"{suggest(task, known)}")
+
+    def check_thresholds(self, doc: Document) -> None:
+        suite_tasks = {t for s in self.ws.suites.values() if isinstance(s.data.get("tasks"), list)
+                       for t in s.data["tasks"] if isinstance(t, str)}
+        for section in ("tasks", "safety"):
+            for task in doc.data.get(section, {}):
+                if task not in suite_tasks:
+                    self.add(doc, (section, task), "MC307", f"threshold for task {task!r}, "
+                             "which no eval suite runs"
+                             f"{suggest(task, suite_tasks)}")
+
+    def check_forbidden(self, doc: Document, contract: Document | None) -> None:
+        if contract is None:
+            return
+        for rule in contract.data.get("forbidden_fields", []):
+            kind, _, dotted = rule.partition(".")
+            if kind != doc.kind or not dotted:
+                continue
+            value, path = doc.data, []
+            for part in dotted.split("."):
+                if not isinstance(value, dict) or part not in value:
+                    break
+                value = value[part]
+                path.append(part)
+            else:
+                if value not in (None, False):
+                    self.add(doc, tuple(path), "MC314", f"{dotted} is forbidden by the "
+                             f"contract ({contract.path}); remove it")
+
+
+def model_source_key(model: dict) -> str:
+    source = model["source"]
+    if "builtin" in source:
+        return f"builtin:{source['builtin']}"
+    if "hub" in source:
+        return f"hub:{source['hub']['id']}"
+    return f"path:{source['path']}"
+
+
+def model_parameters(model: dict) -> int | None:
+    if "parameters" in model:
+        return model["parameters"]
+    builtin = model["source"].get("builtin")
+    return BUILTIN[builtin]["parameters"] if builtin else None
+
+
+def local_tasks(ws: Workspace) -> list[str]:
+    try:
+        return ws.tree.list_dir("evals/tasks") if ws.tree.is_dir("evals/tasks") else []
+    except PathProblem:
+        return []
+
+
+def check_workspace(ws: Workspace, focus=None) -> list[Problem]:
+    """Every cross-file problem; with ``focus(path) -> bool``, only those it can select."""
+    return Checker(ws, focus).run()

@@ -1,0 +1,224 @@
+"""JSON Schema validation of modelcfg documents, with errors mapped back to ``line:col``.
+
+The schemas (draft 2020-12) ship in ``modelcfg/config/schemas/`` and are the single source of truth
+for the shape of every kind; editors use them through the ``$schema`` comment line.
+jsonschema's raw messages are rewritten into one plain sentence per problem, with a stable
+code and, for unknown keys, a "did you mean" suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+
+from modelcfg.config.loader import Loaded
+from modelcfg.core.errors import Problem
+
+API_VERSION = "modelcfg/v1"
+KINDS = {
+    "Model": "model",
+    "Adapter": "adapter",
+    "EvalSuite": "suite",
+    "Contract": "contract",
+    "Thresholds": "thresholds",
+}
+_RANGE = {"enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+          "pattern", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
+          "minProperties", "multipleOf"}
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
+               "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "null": "null"}
+
+
+def schema_text(kind: str) -> str:
+    return resources.files("modelcfg.config").joinpath(f"schemas/{KINDS[kind]}.schema.json").read_text()
+
+
+@cache
+def schema(kind: str) -> dict:
+    return json.loads(schema_text(kind))
+
+
+@cache
+def _validator(kind: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema(kind))
+
+
+def _type_of(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null"
+
+
+def _field(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "document"
+
+
+# Names people carry over from other tools, for "did you mean" where spelling is no help.
+ALIASES = {"rank": "r", "alpha": "lora_alpha", "dropout": "lora_dropout", "lr": "learning_rate",
+           "steps": "max_steps", "num_train_epochs": "epochs", "num_epochs": "epochs",
+           "targets": "target_modules", "modules": "target_modules", "model": "base",
+           "base_model": "base", "per_device_train_batch_size": "batch_size",
+           "max_length": "max_seq_length", "seq_len": "max_seq_length",
+           "scheduler": "lr_scheduler", "lr_scheduler_type": "lr_scheduler",
+           "bf16": "precision", "fp16": "precision", "num_gpus": "devices",
+           "max_seq_len": "max_seq_length", "gradient_accumulation": "gradient_accumulation_steps"}
+
+
+def suggest(word: str, choices) -> str:
+    choices = list(choices)
+    alias = ALIASES.get(word)
+    if alias in choices:
+        return f" (did you mean {alias!r}?)"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _branch_errors(error) -> list:
+    """For a failed oneOf/anyOf, the errors of the branch the author most likely meant."""
+    branches: dict[int, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.schema_path[0], []).append(sub)
+    if not branches:
+        return []
+
+    def score(errs):
+        # A branch that rejects the value's very type is the least likely intent.
+        type_miss = any(e.validator == "type" and not e.relative_path for e in errs)
+        unknown = sum(e.validator == "additionalProperties" for e in errs)
+        return (type_miss, unknown, len(errs), -max(len(e.absolute_path) for e in errs))
+
+    return min(branches.values(), key=score)
+
+
+def _exclusive_fields(error) -> list[str] | None:
+    """``oneOf`` branches that each require one field: "set exactly one of ..."."""
+    names = []
+    for branch in error.validator_value:
+        required = branch.get("required") if isinstance(branch, dict) else None
+        if not required or len(required) != 1:
+            return None
+        names.append(required[0])
+    return names
+
+
+def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
+    path = list(error.absolute_path)
+    line, col = loaded.locate(path)
+    where = _field(path)
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        out = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            kline, kcol = loaded.locate(path + [key])
+            out.append(Problem(doc_path, kline, kcol, "MC202",
+                               f"unknown key {key!r} in {where}{suggest(key, allowed)}"))
+        return out
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Problem(doc_path, line, col, "MC203", f"{where} is missing required field "
+                        f"{missing!r}")]
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(_TYPE_NAMES.get(t, t) for t in (want if isinstance(want, list)
+                                                            else [want]))
+        return [Problem(doc_path, line, col, "MC204",
+                        f"{where} must be {want}, not {_type_of(error.instance)}")]
+    if v in ("oneOf", "anyOf"):
+        fields = _exclusive_fields(error)
+        given = error.instance if isinstance(error.instance, dict) else {}
+        if fields and sum(f in given for f in fields) != 1:
+            return [Problem(doc_path, line, col, "MC206",
+                            f"{where} must set exactly one of {', '.join(fields)}")]
+        out = []
+        for sub in _branch_errors(error):
+            out.extend(_problems(sub, doc_path, loaded))
+        return out or [Problem(doc_path, line, col, "MC206", f"{where} matches none of the "
+                               "allowed forms")]
+    if v in _RANGE:
+        return [Problem(doc_path, line, col, "MC205", f"{where}: {_range_message(error)}")]
+    return [Problem(doc_path, line, col, "MC206", f"{where}: {error.message}")]
+
+
+def _range_message(error) -> str:
+    v, want, got = error.validator, error.validator_value, error.instance
+    if v == "enum":
+        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{suggest(str(got), map(str, want))}"
+    if v == "const":
+        return f"must be {want!r}, not {got!r}"
+    if v == "pattern":
+        hint = error.schema.get("description", "")
+        return f"{got!r} is not in the expected form" + (f" ({hint})" if hint else "")
+    words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+             "exclusiveMaximum": "less than", "minLength": "at least this many characters:",
+             "maxLength": "at most this many characters:", "minItems": "a list of at least",
+             "maxItems": "a list of at most", "minProperties": "a mapping with at least"}
+    if v in ("minItems", "maxItems"):
+        return f"must be {words[v]} {want} item(s)"
+    if v == "minProperties":
+        return f"must be {words[v]} {want} field(s)"
+    if v == "uniqueItems":
+        return "items must be unique"
+    if v in words:
+        return f"must be {words[v]} {want}, got {got!r}"
+    return error.message
+
+
+def check_document(doc_path: str, loaded: Loaded) -> tuple[str | None, list[Problem]]:
+    """Check ``apiVersion``/``kind`` and the kind's schema; returns ``(kind, problems)``."""
+    data = loaded.value
+    if not isinstance(data, dict):
+        return None, [Problem(doc_path, loaded.pos.line, loaded.pos.col, "MC109",
+                              f"top level must be a mapping, not {_type_of(data)}")]
+    version = data.get("apiVersion")
+    if version != API_VERSION:
+        line, col = loaded.locate(["apiVersion"])
+        what = "missing" if version is None else f"{version!r} is not supported"
+        return None, [Problem(doc_path, line, col, "MC200",
+                              f"apiVersion {what}; expected {API_VERSION!r}")]
+    kind = data.get("kind")
+    if kind not in KINDS:
+        line, col = loaded.locate(["kind"])
+        what = "missing" if kind is None else f"{kind!r} is unknown"
+        return None, [Problem(doc_path, line, col, "MC201", f"kind {what}; expected one of "
+                              f"{', '.join(KINDS)}{suggest(str(kind), KINDS)}")]
+    problems: list[Problem] = []
+    for error in _validator(kind).iter_errors(data):
+        problems.extend(_problems(error, doc_path, loaded))
+    return kind, sorted(set(problems))
+
+
+def with_defaults(kind: str, data: dict) -> dict:
+    """A deep copy of ``data`` with every schema ``default`` filled in, so that writing a
+    default out explicitly and leaving it implicit resolve (and fingerprint) the same."""
+    return _fill(schema(kind), json.loads(json.dumps(data)))
+
+
+def _fill(node: dict, value):
+    if isinstance(value, dict):
+        for key, sub in node.get("properties", {}).items():
+            if key not in value and "default" in sub:
+                value[key] = json.loads(json.dumps(sub["default"]))
+            if key in value:
+                value[key] = _fill(sub, value[key])
+    return value

@@ -1,0 +1,142 @@
+"""Every code modelcfg can emit, in one registry (the docs tables list the same codes).
+
+A code is stable: never renumbered or reused, so agents and scripts may match on it.
+``tests/core/test_codes.py`` checks that every code the package emits is here and
+documented, and that every code here is emitted somewhere.
+"""
+
+from __future__ import annotations
+
+CODES: dict[str, str] = {
+    # usage (exit 2)
+    "MC001": "a path on the command line does not exist",
+    "MC002": "a path is outside the repository",
+    "MC003": "a file on the command line is not YAML (or a JSONL dataset)",
+    "MC004": "unknown kind for modelcfg schema",
+    "MC005": "a command needs an optional install (modelcfg[train], modelcfg[eval])",
+    # YAML
+    "MC100": "the file cannot be read",
+    "MC101": "not valid UTF-8 (position of the first bad byte)",
+    "MC102": "larger than 1 MiB",
+    "MC103": "YAML syntax error, or an alias to an unknown anchor",
+    "MC104": "duplicate mapping key",
+    "MC105": "a tag, merge key (<<), non-string key or malformed typed scalar",
+    "MC106": "alias expansion beyond 100,000 values",
+    "MC107": "nesting deeper than 64 levels",
+    "MC108": "empty file, or more than one document",
+    "MC109": "the top level is not a mapping",
+    # schema
+    "MC200": "apiVersion missing or unsupported (expected modelcfg/v1)",
+    "MC201": "kind missing or unknown (with a suggestion)",
+    "MC202": ("unknown key (with 'did you mean', including common names from other tools: rank "
+              "→ r, lr → learning_rate)"),
+    "MC203": "missing required field",
+    "MC204": "wrong type",
+    "MC205": ("value not allowed: enum, range, pattern (e.g. a branch name instead of a commit "
+              "sha), length, uniqueness"),
+    "MC206": "another schema rule, e.g. 'set exactly one of max_steps, epochs'",
+    # semantics and policy
+    "MC300": "name used twice within a kind",
+    "MC301": "adapter's base model not found",
+    "MC302": ("target_modules / modules_to_save not in the model's architecture family; invalid"
+              " or non-matching regex; GPT-2 Conv1D without fan_in_fan_out; builtin model with "
+              "the wrong family"),
+    "MC303": ("LoRA sanity: alpha/r scale outside [1/16, 16], rank above hidden size, layer out"
+              " of range"),
+    "MC304": "referenced file or folder does not exist",
+    "MC305": "dataset bytes do not match the pinned sha256",
+    "MC306": "eval suite not found",
+    "MC307": "eval task not found in evals/tasks/, or a threshold for a task no suite runs",
+    "MC308": "path absolute, climbing out with .., or leaving the repository through a symlink",
+    "MC309": "estimated training cost exceeds the adapter's budget",
+    "MC310": "estimated cost, budget or LoRA rank exceeds the contract's caps",
+    "MC311": "trust_remote_code not allowed by the contract for this model",
+    "MC312": "model source not in the contract's models.allow",
+    "MC313": "dataset not in the contract's datasets.allow",
+    "MC314": "a field the contract forbids is set",
+    "MC315": ("cost cannot be estimated (no parameters for the model, or epochs over a hub "
+              "dataset without examples)"),
+    "MC316": "no Contract / Thresholds document, or more than one",
+    "MC317": ("dataset record malformed for the method (line of the dataset file), or dpo_beta "
+              "without method: dpo"),
+    # repository and git
+    "MC401": "a git command failed (unknown ref, not a repository)",
+    "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
+    "MC404": "no adapter with that name or path",
+    # training
+    "MC501": ("the pre-launch estimate exceeds the budget or the contract's caps, or cannot be "
+              "computed; nothing ran"),
+    "MC502": "the run exceeded its budget while training; stopped, kept as over_budget",
+    "MC503": "(not an error) a corrupt cache entry was found and rebuilt; reported as an event",
+    "MC504": "--resume but the run directory has no checkpoint",
+    "MC505": "unknown builtin model, or quantization without bitsandbytes/CUDA",
+    "MC506": "a dataset's sha256 differs from the one the config pins",
+    "MC507": "the multi-process (accelerate launch) run failed",
+    "MC508": "a hub dataset in a config (modelcfg train needs committed JSONL for now)",
+    # evaluation
+    "MC601": "model directory not found or without config.json",
+    "MC602": ("unknown local task: no evals/tasks/<name>/ folder, or no YAML in it with task: "
+              "<name>"),
+    "MC603": "adapter directory not found or without adapter_config.json",
+    "MC604": "bad selection: limit < 1, offset < 0, or offset past the last item of every task",
+    "MC605": "lm-eval:<name> is not a task, group or tag of the installed lm-eval",
+    "MC606": "results file unreadable, not JSON, or not modelcfg-eval-results/1",
+    "MC607": ("two results cannot be merged (different model, lm-eval version, item order, task"
+              " version/config hash/size, or conflicting items)"),
+    "MC608": "lm-eval is not installed",
+    "MC609": "invalid task name, or no tasks",
+    "MC610": "modelcfg eval: no finished training run for the config's current fingerprint",
+    # audit: baselines, ledger, promotion
+    "MC701": ("baseline file malformed: not JSON, NaN/Infinity, a missing or mistyped field, a "
+              "count that does not match its items, another adapter's file"),
+    "MC702": "not a valid adapter name (baseline path)",
+    "MC703": ("results or manifest cannot become a baseline (format, adapter, fingerprint, "
+              "status, NaN)"),
+    "MC710": "ledger line not JSON, missing or mistyped field, torn last line",
+    "MC711": "ledger entry edited (hash mismatch, or line not canonical)",
+    "MC712": "ledger entry out of place: deleted, inserted, duplicated or reordered entries",
+    "MC713": "ledger chain broken: prev does not match the entry before",
+    "MC714": ("a baseline and the ledger disagree: missing or rewritten entry, baseline "
+              "reverted or deleted, baseline without a ledger reference"),
+    "MC715": "a baseline was edited after promotion",
+    "MC716": "refusing to promote or append: the ledger (or baselines) do not verify",
+    "MC717": "invalid ledger entry from the caller (action, adapter, commit, baseline sha, NaN)",
+    "MC718": "a commit rewrote the ledger instead of appending (history check)",
+    "MC720": ("promotion conflict: the adapter's baseline changed underneath to another "
+              "fingerprint"),
+    "MC721": ("cannot fetch or push the branch, retries exhausted, or HEAD detached without a "
+              "branch"),
+    "MC722": ("rollback target has no promoted baseline of the adapter, lacks its config, or is"
+              " not a commit"),
+    "MC723": ("promotion evidence invalid: not a baseline, another adapter, unknown commit, no "
+              "actor"),
+    "MC724": "a git plumbing command failed",
+    "MC725": ("modelcfg promote: the gate's result (gate.json) is unreadable or its verdict is "
+              "not pass"),
+    "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, or its config "
+              "or evals have uncommitted changes"),
+    # gate reasons
+    "MC801": ("the config is invalid under the base commit's policy (the validation problems "
+              "are listed)"),
+    "MC802": "estimated cost over budget, contract cap or threshold: blocked before training",
+    "MC803": "training stopped over budget",
+    "MC804": "no baseline evidence for an adapter that exists in the base commit",
+    "MC805": ("evidence incompatible with the baseline (doc hashes, task version or config, lm-"
+              "eval version)"),
+    "MC806": "evidence missing or not a finite number",
+    "MC807": "capability regression: significantly worse than the baseline",
+    "MC808": ("non-inferiority not shown after the final look (with the items a decision would "
+              "need)"),
+    "MC809": "safety regression: paired test at the stricter alpha failed",
+    "MC810": "safety floor not met (exact lower bound below floor)",
+    "MC811": "a required gain was not shown",
+    "MC812": "measured cost over the thresholds",
+    "MC813": "evaluation throughput below min_tokens_per_second",
+    "MC814": "agent-authored change outside what the contract allows",
+    "MC815": "stale evidence: the baseline does not describe the base commit's config",
+    "MC816": "a task in the adapter's suites has no threshold",
+    "MC820": "the gate could not run (error; exit 2)",
+    # the demo
+    "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
+              "longer applies to them (the demo needs updating)"),
+}

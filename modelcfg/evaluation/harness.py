@@ -1,0 +1,441 @@
+"""Evaluate a base model (plus an optional LoRA adapter) on eval tasks with lm-eval.
+
+One library entry point, :func:`evaluate`, takes values the CLI has already resolved (model
+directory, adapter directory, task names) and writes one results file (format in
+docs/evaluation.md): per task and metric the value, a numeric stderr and n, per-sample scores
+keyed by ``doc_id`` with ``doc_hash`` (what the gate pairs on), task versions and config hashes,
+the lm-eval version, the model fingerprint, wall time and generation tokens/s.
+
+Items can be evaluated in batches in a fixed random order (``order_seed``, ``offset``,
+``limit``); :func:`merge_results` joins the batches' results files.
+
+Task names: a local task ``arith_gen`` lives in ``<tasks_dir>/arith_gen/``; ``lm-eval:<name>``
+names a task shipped with lm-eval (needs hub access). Only the folders of the requested local
+tasks are indexed, and lm-eval's own ~10k task YAMLs only when a standard task is asked for.
+
+torch, transformers, peft and lm_eval are imported inside the functions that use them, so
+importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelcfg import __version__
+from modelcfg.core.errors import UserError
+
+RESULTS_FORMAT = "modelcfg-eval-results/1"
+STANDARD_PREFIX = "lm-eval:"
+# The suite schema's task-name pattern; no '/' and no leading '.', so a local name is a folder.
+_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# ----------------------------------------------------------------------------- task names
+
+
+def split_task_names(tasks: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split suite task names into local task names and standard lm-eval task names."""
+    local, standard = [], []
+    for name in tasks:
+        standard_task = name.startswith(STANDARD_PREFIX)
+        bare = name[len(STANDARD_PREFIX):] if standard_task else name
+        if not _TASK_NAME.match(bare):
+            raise UserError("MC609", f"invalid task name {name!r}: letters, digits, '.', '_' "
+                            f"and '-', optionally prefixed '{STANDARD_PREFIX}'")
+        (standard if standard_task else local).append(bare)
+    if not local and not standard:
+        raise UserError("MC609", "no tasks to evaluate")
+    return local, standard
+
+
+def task_index_args(tasks: Sequence[str], tasks_dir: Path) -> tuple[list[str], bool]:
+    """What to hand lm-eval's ``TaskManager``: the folders of the local tasks asked for, and
+    whether lm-eval's built-in tasks must be indexed (only when a standard task is named;
+    indexing them costs seconds)."""
+    local, standard = split_task_names(tasks)
+    tasks_dir = Path(tasks_dir).resolve()
+    include = []
+    for name in local:
+        folder = tasks_dir / name
+        if not folder.is_dir():
+            raise UserError("MC602", f"unknown task {name!r}: no folder {name}/ in the tasks "
+                            "directory", path=str(folder))
+        include.append(str(folder))
+    return include, bool(standard)
+
+
+# ----------------------------------------------------------------------------- item order
+
+
+def item_order(n_docs: int, order_seed: int | None) -> list[int]:
+    """The fixed order in which a task's doc_ids are evaluated: file order without a seed,
+    else a permutation that depends only on ``order_seed`` and ``n_docs``."""
+    order = list(range(n_docs))
+    if order_seed is not None:
+        random.Random(order_seed).shuffle(order)
+    return order
+
+
+def select_doc_ids(n_docs: int, *, order_seed: int | None, offset: int = 0,
+                   limit: int | None = None) -> list[int] | None:
+    """The doc_ids of one batch: positions ``offset .. offset+limit-1`` of :func:`item_order`,
+    sorted ascending (lm-eval's ``samples=`` needs them sorted). ``None`` means every doc."""
+    if order_seed is None and offset == 0 and limit is None:
+        return None
+    order = item_order(n_docs, order_seed)
+    end = n_docs if limit is None else offset + limit
+    return sorted(order[offset:end])
+
+
+def _check_selection(offset: int, limit: int | None) -> None:
+    if offset < 0:
+        raise UserError("MC604", f"offset must be 0 or more, got {offset}", exit_code=2)
+    if limit is not None and limit < 1:
+        raise UserError("MC604", f"limit must be 1 or more, got {limit}", exit_code=2)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def mean_and_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and its standard error, sample sd (n-1) / sqrt(n); stderr is None below 2 items."""
+    n = len(values)
+    if n == 0:
+        return None, None
+    mean = math.fsum(values) / n
+    if n < 2:
+        return mean, None
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float)) and not (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _metric_name(key: str) -> str:
+    """lm-eval keys metrics ``metric,filter``; the default filter ``none`` is dropped."""
+    return key[: -len(",none")] if key.endswith(",none") else key
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the task config lm-eval used, minus where it was read from (machine-specific).
+    Functions appear as their source text, so editing a scorer changes the hash."""
+    config = json.loads(json.dumps(config, default=str))
+    metadata = config.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("config_source", None)
+    canonical = json.dumps(config, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def task_facts(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict]:
+    """Per task, without running a model: ``doc_hashes`` (every doc's ``doc_hash``, exactly
+    as lm-eval's ``log_samples`` computes it) and ``aggregations`` (lm-eval's function per
+    metric that turns per-item values into the task's figure).
+
+    The gate checks the whole eval set against the baseline with the first before it
+    evaluates a single item, and bootstraps metrics that are not means (F1, BLEU) with the
+    second."""
+    from lm_eval.utils import handle_non_serializable, hash_string
+
+    include, with_defaults = task_index_args(tasks, tasks_dir)
+    local, standard = split_task_names(tasks)
+    _, task_manager_cls, _ = _import_lm_eval()
+    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
+    loaded = _load_tasks(task_manager, local, standard, tasks_dir)
+    return {name: {
+        "doc_hashes": {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
+                                                      default=handle_non_serializable))
+                       for i, doc in enumerate(task.eval_docs)},
+        "aggregations": dict(task.aggregation()),
+    } for name, task in loaded.items()}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: Path, *,
+             adapter_path: Path | None = None, model_fingerprint: dict | None = None,
+             order_seed: int | None = None, offset: int = 0, limit: int | None = None,
+             batch_size: int | str = 32, device: str = "cpu", dtype: str = "auto") -> dict:
+    """Evaluate ``model_path`` (+ ``adapter_path``) on ``tasks`` and write ``out_path``.
+
+    ``tasks`` are suite task names (``arith_gen``, ``lm-eval:hellaswag``); local ones live in
+    ``tasks_dir/<name>/``. Per task, the docs at positions ``offset .. offset+limit-1`` of the
+    fixed order given by ``order_seed`` are evaluated (all docs by default). The results file is
+    written atomically and also returned.
+    """
+    started = time.perf_counter()
+    _check_selection(offset, limit)
+    model_path = _checked_dir(model_path, "config.json", "MC601", "model")
+    if adapter_path is not None:
+        adapter_path = _checked_dir(adapter_path, "adapter_config.json", "MC603", "adapter")
+    include, with_defaults = task_index_args(tasks, tasks_dir)
+    local, standard = split_task_names(tasks)
+    if not standard:
+        # Local tasks and a local model need no network; make sure nothing tries.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+    lm_eval, task_manager_cls, hflm_cls = _import_lm_eval()
+    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
+    loaded = _load_tasks(task_manager, local, standard, tasks_dir)
+    for task in loaded.values():
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+
+    selected = {name: select_doc_ids(len(task.eval_docs), order_seed=order_seed,
+                                     offset=offset, limit=limit)
+                for name, task in loaded.items()}
+    to_run = {name: task for name, task in loaded.items() if selected[name] != []}
+    if not to_run:
+        raise UserError("MC604", f"offset {offset} is past the last item of every task",
+                        exit_code=2)
+
+    lm = hflm_cls(pretrained=str(model_path), peft=str(adapter_path) if adapter_path else None,
+                  batch_size=batch_size, device=device, dtype=dtype, trust_remote_code=False)
+    if not sys.stderr.isatty():
+        _quiet_progress(lm)  # CI logs: no progress bars redrawn into the log
+    meter = _GenerationMeter(lm)
+    # Always sorted ids: lm-eval maps the k-th selected doc back to samples[k].
+    samples = None if selected[next(iter(to_run))] is None else {
+        name: selected[name] for name in to_run}
+    raw = lm_eval.simple_evaluate(model=lm, tasks=list(to_run.values()), samples=samples,
+                                  bootstrap_iters=0, log_samples=True,
+                                  task_manager=task_manager)
+
+    results = {
+        "format": RESULTS_FORMAT,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "modelcfg_version": __version__,
+        "lm_eval_version": lm_eval.__version__,
+        "model": {
+            "base": model_path.name,
+            "adapter": adapter_path.name if adapter_path else None,
+            "fingerprint": model_fingerprint,
+        },
+        "selection": {"order_seed": order_seed, "batches": [[offset, limit]]},
+        "tasks": {},
+        "timing": {},
+    }
+    for name, task in loaded.items():
+        logged = raw["samples"].get(name, []) if name in to_run else []
+        results["tasks"][name] = _task_result(task, "local" if name in local else "lm-eval",
+                                              logged, raw["results"].get(name, {}))
+    wall = time.perf_counter() - started
+    results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
+    write_results(results, out_path)
+    return results
+
+
+def _checked_dir(path: Path, marker: str, code: str, what: str) -> Path:
+    path = Path(path).expanduser().resolve()
+    if not (path / marker).is_file():
+        raise UserError(code, f"{what} directory not found or has no {marker}", path=str(path))
+    return path
+
+
+def _import_lm_eval():
+    try:
+        import lm_eval
+        from lm_eval.models.huggingface import HFLM
+        from lm_eval.tasks import TaskManager
+    except ImportError as err:
+        raise UserError("MC608", f"evaluation needs lm-eval ({err}); install it with "
+                        "`pip install 'modelcfg[eval]'`") from err
+    return lm_eval, TaskManager, HFLM
+
+
+def _load_tasks(task_manager, local: list[str], standard: list[str], tasks_dir: Path) -> dict:
+    for name in local:
+        if name not in task_manager.all_tasks:
+            raise UserError("MC602", f"unknown task {name!r}: its folder has no task YAML "
+                            f"with `task: {name}`", path=str(Path(tasks_dir) / name))
+    for name in standard:
+        if name not in task_manager.all_tasks:
+            raise UserError("MC605", f"lm-eval has no task, group or tag named {name!r}")
+    return task_manager.load(local + standard)["tasks"]
+
+
+def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
+    per_doc: dict[int, dict] = {}
+    for sample in logged:
+        entry = per_doc.setdefault(sample["doc_id"], {"doc_hash": sample["doc_hash"],
+                                                      "scores": {}})
+        suffix = "" if sample["filter"] == "none" else f",{sample['filter']}"
+        for metric in sample["metrics"]:
+            entry["scores"][metric + suffix] = _jsonable(sample[metric])
+    doc_ids = sorted(per_doc)
+    metrics = {}
+    for key, value in reported.items():
+        if "," not in key or "_stderr," in key:
+            continue
+        name = _metric_name(key)
+        scores = [per_doc[d]["scores"].get(name) for d in doc_ids]
+        metrics[name] = _metric_summary(scores, value)
+        metrics[name]["higher_is_better"] = task.higher_is_better().get(name.split(",")[0])
+    version = task.get_config("metadata") or {}
+    return {
+        "source": source,
+        "version": version.get("version") if isinstance(version, dict) else None,
+        "config_hash": config_hash(task.dump_config()),
+        "n_docs": len(task.eval_docs),
+        "metrics": metrics,
+        "samples": {str(d): per_doc[d] for d in doc_ids},
+    }
+
+
+def _metric_summary(scores: list, reported: Any) -> dict:
+    if scores and all(_is_number(s) for s in scores):
+        mean, stderr = mean_and_stderr([float(s) for s in scores])
+        return {"value": mean, "stderr": stderr, "n": len(scores)}
+    # Not a mean of per-item numbers (F1, BLEU ...): keep lm-eval's figure; the gate
+    # bootstraps over items instead.
+    return {"value": reported if _is_number(reported) else None, "stderr": None,
+            "n": len(scores)}
+
+
+def _jsonable(value: Any) -> Any:
+    """Per-sample scores as plain JSON: numbers become floats, NaN becomes null (the gate
+    fails closed on it), anything else (F1/BLEU inputs) its JSON form."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # numpy scalar -> Python bool/int/float
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if _is_number(value):
+        return float(value)
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        # numpy scalars nested in tuples (lm-eval's (gold, pred) F1 items) stay numbers.
+        return json.loads(json.dumps(value, default=_plain))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _quiet_progress(lm) -> None:
+    """Ask lm-eval's model calls for no progress bar (their ``disable_tqdm`` argument)."""
+    for name in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+        method = getattr(lm, name)
+        setattr(lm, name, lambda requests, *args, _m=method, **kw: _m(
+            requests, *args, **{**kw, "disable_tqdm": True}))
+
+
+class _GenerationMeter:
+    """Times the model's ``generate_until`` calls and counts the tokens of what they return
+    (each continuation re-tokenised, stop sequence excluded): the latency figure."""
+
+    def __init__(self, lm):
+        self.seconds = 0.0
+        self.tokens = 0
+        self._generate = lm.generate_until
+        self._encode = lm.tok_encode
+        lm.generate_until = self._timed
+
+    def _timed(self, requests, *args, **kwargs):
+        start = time.perf_counter()
+        outputs = self._generate(requests, *args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        self.tokens += sum(len(self._encode(text)) for text in outputs)
+        return outputs
+
+    def summary(self) -> dict:
+        rate = self.tokens / self.seconds if self.seconds > 0 and self.tokens else None
+        return {"generation_seconds": round(self.seconds, 3), "generated_tokens": self.tokens,
+                "tokens_per_second": round(rate, 1) if rate else None}
+
+
+# ----------------------------------------------------------------------------- results files
+
+
+def write_results(results: dict, out_path: Path) -> None:
+    """Write a results file atomically (temp file + rename); NaN is refused."""
+    from modelcfg.core.atomic import write_text
+
+    write_text(Path(out_path), json.dumps(results, indent=1, allow_nan=False) + "\n")
+
+
+def load_results(path: Path) -> dict:
+    """Read a results file, checking its format marker."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError("MC606", f"cannot read results file: {err}", path=str(path)) from err
+    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
+        raise UserError("MC606", f"not a {RESULTS_FORMAT} results file", path=str(path))
+    return results
+
+
+def merge_results(a: dict, b: dict) -> dict:
+    """Join the results of two batches of the same evaluation into one.
+
+    Refuses (MC607) results of different models, lm-eval versions, item orders, task versions
+    or task config hashes, and a doc_id present in both with a different doc_hash or score.
+    Metric values, stderr and n are recomputed from the joined per-sample scores.
+    """
+    for key, what in (("format", "format"), ("lm_eval_version", "lm-eval version")):
+        if a.get(key) != b.get(key):
+            raise UserError("MC607", f"cannot merge results: {what} differs "
+                            f"({a.get(key)!r} vs {b.get(key)!r})")
+    if a["model"] != b["model"]:
+        raise UserError("MC607", "cannot merge results of different models")
+    if a["selection"]["order_seed"] != b["selection"]["order_seed"]:
+        raise UserError("MC607", "cannot merge results taken in different item orders")
+    merged = json.loads(json.dumps(a))
+    merged["created"] = max(a["created"], b["created"])
+    merged["selection"]["batches"] = a["selection"]["batches"] + b["selection"]["batches"]
+    for name, task_b in b["tasks"].items():
+        task_a = merged["tasks"].get(name)
+        if task_a is None:
+            merged["tasks"][name] = json.loads(json.dumps(task_b))
+            continue
+        for key in ("version", "config_hash", "n_docs", "source"):
+            if task_a[key] != task_b[key]:
+                raise UserError("MC607", f"cannot merge results: task {name!r} {key} differs "
+                                f"({task_a[key]!r} vs {task_b[key]!r})")
+        for doc_id, sample in task_b["samples"].items():
+            mine = task_a["samples"].get(doc_id)
+            if mine is not None and mine != sample:
+                raise UserError("MC607", f"cannot merge results: task {name!r} doc {doc_id} "
+                                "differs between the two results")
+            task_a["samples"][doc_id] = sample
+        task_a["samples"] = dict(sorted(task_a["samples"].items(), key=lambda kv: int(kv[0])))
+        for metric in set(task_a["metrics"]) | set(task_b["metrics"]):
+            scores = [s["scores"].get(metric) for s in task_a["samples"].values()]
+            if not all(_is_number(s) for s in scores):
+                raise UserError("MC607", f"cannot merge results: metric {metric!r} of task "
+                                f"{name!r} is not a mean of per-item scores")
+            mean, stderr = mean_and_stderr([float(s) for s in scores])
+            summary = task_a["metrics"].get(metric) or task_b["metrics"][metric]
+            task_a["metrics"][metric] = {**summary, "value": mean, "stderr": stderr,
+                                         "n": len(scores)}
+    timing_a, timing_b = a["timing"], b["timing"]
+    seconds = timing_a["generation_seconds"] + timing_b["generation_seconds"]
+    tokens = timing_a["generated_tokens"] + timing_b["generated_tokens"]
+    merged["timing"] = {
+        "wall_seconds": round(timing_a["wall_seconds"] + timing_b["wall_seconds"], 3),
+        "generation_seconds": round(seconds, 3),
+        "generated_tokens": tokens,
+        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
+    }
+    return merged

@@ -1,0 +1,49 @@
+"""Evidence the gate compares: baselines in results form, the config key that tells a stale
+baseline, and the evidence a passing change leaves for promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelcfg.audit.baseline import build_baseline
+from modelcfg.config.model import config_key
+from modelcfg.core.atomic import write_json
+from modelcfg.gate import verdict
+
+
+def baseline_as_results(baseline: dict) -> dict:
+    """A baseline file's tasks in the results-file shape the verdict functions pair on."""
+    tasks = {}
+    for name, task in baseline.get("tasks", {}).items():
+        samples: dict[str, dict] = {}
+        for metric, items in task.get("samples", {}).items():
+            for doc_id, (doc_hash, score) in items.items():
+                entry = samples.setdefault(doc_id, {"doc_hash": doc_hash, "scores": {}})
+                entry["scores"][metric] = score
+        tasks[name] = {"version": task.get("version"), "config_hash": task.get("config_hash"),
+                       "n_docs": task.get("n_docs"), "samples": samples,
+                       "metrics": task.get("metrics", {})}
+    return {"lm_eval_version": (baseline.get("harness") or {}).get("version"), "tasks": tasks}
+
+
+def write_evidence(cv, cand, resolved: dict, manifest: dict, head_sha: str, n_docs: dict,
+                   out_dir: Path, *, complete: bool = True) -> None:
+    """Complete the candidate's evaluation (the decision is already made) and save it in
+    baseline form for `modelcfg promote`."""
+    if complete:
+        cand.evaluate_to(n_docs)
+    evidence = build_baseline(cand.results, manifest, adapter=cv.adapter,
+                              config_path=cv.path, commit=head_sha)
+    evidence["config_key"] = config_key(resolved)
+    summary = {t: {k: o.get(k) for k in (
+        "metric", "decision", "estimate", "ci_low", "ci_high", "items_used", "items_available",
+        "baseline_mean", "candidate_mean")} for t, o in cv.tasks.items()}
+    for task, entry in summary.items():
+        # The metric over the complete evidence (the decision used a prefix of the items).
+        metrics = cand.task(task).get("metrics", {})
+        key = verdict.metric_key(cand.task(task).get("samples", {}), entry["metric"])
+        entry["value"] = (metrics.get(key) or {}).get("value")
+    evidence["gate"] = {"tasks": summary}
+    path = out_dir / "evidence" / f"{cv.adapter}.json"
+    write_json(path, evidence)
+    cv.evidence = str(path.relative_to(out_dir))

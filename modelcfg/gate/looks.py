@@ -1,0 +1,91 @@
+"""The candidate's evaluation, look by look: each look evaluates a longer prefix of the fixed
+item order and judges every task still undecided, until all are decided or one blocks."""
+
+from __future__ import annotations
+
+from modelcfg.evaluation.batches import fixed_order
+from modelcfg.gate import verdict
+from modelcfg.gate.sequential import look_sizes
+from modelcfg.gate.verdict import Reason
+
+
+def run_looks(adapter: str, cand, tasks: list[str], specs: dict, base_results: dict,
+           n_docs: dict[str, int], looks: int, seed: int, facts: dict
+           ) -> tuple[dict, list[Reason]]:
+    """Evaluate look by look until every task is decided; stop at the first block.
+
+    Capability tasks start with the design's first look and continue while undecided;
+    safety tasks (their floor needs every item) and bootstrapped metrics (not means, so no
+    z-statistic to walk the looks with) are evaluated in full at once."""
+    def whole(t: str) -> bool:
+        return specs[t]["kind"] == verdict.SAFETY or specs[t].get("statistic") == "bootstrap"
+
+    harness = base_results.get("lm_eval_version")
+    pending = {t: n_docs[t] if whole(t) else (look_sizes(n_docs[t], looks) or [n_docs[t]])[0]
+               for t in tasks}
+    outcomes: dict[str, dict] = {}
+    reasons: list[Reason] = []
+    while pending and not reasons:
+        cand.evaluate_to(pending)
+        if harness != cand.results.get("lm_eval_version"):
+            return outcomes, [Reason("MC805", f"lm-eval {cand.results.get('lm_eval_version')} "
+                                     f"is not the baseline's {harness}; re-baseline with this "
+                                     "harness", config=adapter, field="harness")]
+        judging, pending = list(pending), {}
+        for t in judging:
+            order = fixed_order(n_docs[t], seed)[:cand.done[t]]
+            bootstrap = specs[t].get("statistic") == "bootstrap"
+            c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
+                                     cand.task(t), order, numeric=not bootstrap)
+            if bad:
+                reasons += [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
+                            for r in bad]
+                continue
+            if specs[t]["kind"] == verdict.SAFETY:
+                outcome, why = verdict.judge_safety(t, specs[t], c, b)
+            elif bootstrap:
+                aggregate = facts.get(t, {}).get("aggregations", {}).get(
+                    specs[t]["metric"].split(",")[0])
+                if aggregate is None:
+                    reasons.append(Reason("MC806", f"lm-eval has no aggregation for "
+                                          f"{specs[t]['metric']!r} in task {t}", config=adapter,
+                                          task=t, field=specs[t]["metric"]))
+                    continue
+                outcome, why = verdict.judge_bootstrap(t, specs[t], c, b, aggregate)
+            else:
+                outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
+            outcomes[t] = outcome
+            reasons += [Reason(r.code, r.message, config=adapter, task=t,
+                               threshold=r.threshold) for r in why]
+            if not outcome["final"] and outcome["decision"] == "undecided":
+                pending[t] = outcome["next_look_items"]
+    for outcome in outcomes.values():
+        if not outcome["final"] and outcome["decision"] == "undecided":
+            outcome["decision"] = "stopped"  # another task already blocked the config
+    return outcomes, reasons
+
+
+def data_reasons(adapter: str, tasks: list[str], base_results: dict, facts: dict
+                  ) -> list[Reason]:
+    """The whole eval set, hashed the way lm-eval hashes docs, against the baseline's."""
+    current = {task: facts.get(task, {}).get("doc_hashes", {}) for task in tasks}
+    reasons = []
+    for task in tasks:
+        theirs = {d: s.get("doc_hash")
+                  for d, s in base_results.get("tasks", {}).get(task, {}).get("samples",
+                                                                              {}).items()}
+        mine = current.get(task, {})
+        changed = sum(1 for d in mine if d in theirs and theirs[d] != mine[d])
+        added, removed = len(set(mine) - set(theirs)), len(set(theirs) - set(mine))
+        if changed or added or removed:
+            reasons.append(Reason("MC805", f"the eval data differs from the baseline's: {changed} "
+                                  f"item(s) changed, {added} added, {removed} removed; "
+                                  "re-baseline before judging", config=adapter, task=task,
+                                  field="doc_hash"))
+    return reasons
+
+
+def n_docs_of(results: dict, task: str) -> int:
+    entry = results.get("tasks", {}).get(task, {})
+    n = entry.get("n_docs")
+    return int(n) if isinstance(n, int) else len(entry.get("samples", {}))

@@ -1,0 +1,207 @@
+"""``report.md`` (for the humans who merge) and the metric-history plot, from gate.json data.
+
+The report is written from the same dict as ``gate.json``, so the two never disagree. The
+history plot reads the base commit's audit ledger (earlier promotions) and adds the
+candidate; matplotlib is optional (``modelcfg[plot]``) and imported only here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from modelcfg.core.atomic import write_text
+
+ICON = {"pass": "PASS", "block": "BLOCK", "error": "ERROR"}
+
+
+def _num(value, fmt: str = "{:.3f}") -> str:
+    if not isinstance(value, (int, float)) or (isinstance(value, float)
+                                               and not math.isfinite(value)):
+        return "–"
+    return fmt.format(value)
+
+
+def _short(value, width: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _signed(value) -> str:
+    return _num(value, "{:+.3f}")
+
+
+def render(report: dict) -> str:
+    lines = [f"# modelcfg gate: {ICON.get(report['verdict'], report['verdict'])}", ""]
+    lines.append(f"Base `{report['base'][:12]}` → head `{report['head'][:12]}` "
+                 f"(merge base `{report['merge_base'][:12]}`), {report.get('wall_seconds', 0)} s.")
+    if report.get("agent"):
+        lines.append("")
+        lines.append("Agent-authored change: " + "; ".join(report["agent"]) + ".")
+    for note in report.get("notes", []):
+        lines += ["", f"Note: {note}."]
+    if report["reasons"]:
+        lines += ["", "## Blocking reasons", ""]
+        lines += [f"- **{r['code']}** {r['message']}" for r in report["reasons"]]
+    diff = report.get("diff") or {}
+    lines += ["", "## Config changes", ""]
+    changes = diff.get("changes", [])
+    if not changes:
+        lines.append("No modelcfg document changed.")
+    for c in changes:
+        impact = f" — impact: **{c['impact']}**" if c.get("impact") else ""
+        lines.append(f"- {c['kind']} `{c['name']}` ({c['status']}){impact}")
+        for f in c.get("fields", []):
+            old = f"`{_short(f['old'])}`" if "old" in f else "(absent)"
+            new = f"`{_short(f['new'])}`" if "new" in f else "(absent)"
+            lines.append(f"  - `{f['field']}`: {old} → {new}")
+        for why in c.get("reasons", []):
+            lines.append(f"  - because {why}")
+    for cfg in report["configs"]:
+        lines += ["", f"## `{cfg['adapter']}`: {ICON.get(cfg['verdict'], cfg['verdict'])}", ""]
+        lines.append(f"Config `{cfg['path']}`, impact **{cfg['impact']}**.")
+        if cfg.get("baseline"):
+            b = cfg["baseline"]
+            what = (f"promoted baseline from `{(b.get('commit') or '')[:12]}`"
+                    if b.get("source") == "baseline" else f"base model `{b.get('model')}` "
+                    "without an adapter (new adapter)")
+            lines.append(f"Compared with the {what}.")
+        if cfg["reasons"]:
+            lines += ["", "Why it is blocked:", ""]
+            for r in cfg["reasons"]:
+                where = f" (task `{r['task']}`)" if r.get("task") else ""
+                rule = f" — threshold `{r['threshold']}`" if r.get("threshold") else ""
+                lines.append(f"- **{r['code']}**{where} {r['message']}{rule}")
+        if cfg["tasks"]:
+            lines += ["", "| task | metric | baseline | candidate | Δ | CI | items | decision |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for task, o in cfg["tasks"].items():
+                ci = f"[{_signed(o.get('ci_low'))}, {_signed(o.get('ci_high'))}]"
+                items = f"{o.get('items_used', 0)}/{o.get('items_available', 0)}"
+                decision = o.get("decision", "")
+                if o.get("significant_gain"):
+                    decision += " (gain)"
+                if o.get("kind") == "safety":
+                    decision += (f" (rate {_num(o.get('rate'))}, exact lower bound "
+                                 f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
+                lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
+                             f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
+                             f"{ci} | {items} | {decision} |")
+            needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in cfg["tasks"].items()
+                     if isinstance(o.get("items_needed"), int) and o.get("decision") == "undecided"
+                     and o["items_needed"] > o.get("items_available", 0)]
+            if needs:
+                lines += ["", "A decision at these margins would need more items than the "
+                          "suites have: " + ", ".join(needs) + "."]
+        lines += ["", *_cost_lines(cfg)]
+    if report.get("plot"):
+        lines += ["", "## Metric history", "", f"![metric history]({report['plot']})"]
+    return "\n".join(lines) + "\n"
+
+
+def _cost_lines(cfg: dict) -> list[str]:
+    cost, train = cfg.get("cost", {}), cfg.get("train", {})
+    est, measured = cost.get("estimate", {}), cost.get("measured", {})
+    out = ["Cost:"]
+    if est:
+        out.append(f"- estimate before training: {est.get('train_tokens', 0):,} tokens, "
+                   f"{_num(est.get('gpu_hours'), '{:.6f}')} GPU-hours")
+    if train.get("skipped"):
+        out.append(f"- training skipped: {train['skipped']}")
+    elif train:
+        how = "cache hit, 0 training seconds" if train.get("cache_hit") else (
+            f"trained in {_num(train.get('train_seconds'), '{:.1f}')} s")
+        out.append(f"- training: {how}; fingerprint `{str(train.get('fingerprint'))[:16]}`")
+    if measured:
+        out.append(f"- measured: {measured.get('train_tokens', 0):,} tokens, "
+                   f"{_num(measured.get('gpu_hours'), '{:.6f}')} GPU-hours on "
+                   f"{measured.get('device', '?')}, peak memory "
+                   f"{_num((measured.get('peak_memory_bytes') or 0) / 2**20, '{:.0f}')} MiB, "
+                   f"eval {_num(measured.get('eval_tokens_per_second'), '{:.0f}')} tokens/s")
+    if cost.get("eval_items_available"):
+        out.append(f"- evaluated {cost['eval_items']:,} of {cost['eval_items_available']:,} "
+                   "items (sequential early stopping)")
+    return out
+
+
+def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[str, float]]]:
+    """Per ``adapter/task``: the promoted metric values in ledger order, then the candidate."""
+    series: dict[str, list[tuple[str, float]]] = {}
+    names = {c["adapter"] for c in report["configs"]}
+    for entry in ledger_entries:
+        if entry.get("adapter") not in names:
+            continue
+        for task, summary in (entry.get("eval") or {}).items():
+            # The gate's summary per task ({value, candidate_mean, ...}), or the baseline's
+            # metrics ({metric: {value, ...}}) when promoted without one.
+            value = None
+            if isinstance(summary, dict):
+                value = summary.get("value", summary.get("candidate_mean"))
+            if value is None and isinstance(summary, dict):
+                values = [m.get("value") for m in summary.values() if isinstance(m, dict)]
+                value = values[0] if values else None
+            if isinstance(value, (int, float)):
+                series.setdefault(f"{entry['adapter']}/{task}", []).append(
+                    (f"#{entry.get('seq')}", value))
+    for cfg in report["configs"]:
+        for task, o in cfg.get("tasks", {}).items():
+            value = o.get("candidate_mean")
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                series.setdefault(f"{cfg['adapter']}/{task}", []).append(("candidate", value))
+    return series
+
+
+def plot_history(series: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
+    for name, points in sorted(series.items()):
+        ax.plot(range(len(points)), [v for _, v in points], marker="o", label=name)
+    longest = max(series.values(), key=len)
+    ax.set_xticks(range(len(longest)), [label for label, _ in longest])
+    ax.set_ylabel("metric")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("promoted baselines and this candidate")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def json_safe(value):
+    """NaN/inf become null so gate.json is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(report: dict) -> str:
+    return json.dumps(json_safe(report), indent=2, sort_keys=True)
+
+
+def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str) -> None:
+    from modelcfg.audit.ledger import read_entries
+    from modelcfg.config.trees import GitTree
+
+    try:
+        entries = read_entries(GitTree(repo, base_sha))
+    except Exception:  # noqa: BLE001 - a broken ledger must not hide the verdict
+        entries = []
+    if plot_history(history(entries, report), out_dir / "history.png"):
+        report["plot"] = "history.png"
+    write_text(out_dir / "report.md", render(report))
+    write_text(out_dir / "gate.json", dumps(report) + "\n")

@@ -1,0 +1,261 @@
+"""The built-in tiny Llama: no network, built locally in well under a minute.
+
+``ensure_tiny_model()`` returns a directory holding a normal Hugging Face model
+(``save_pretrained`` weights + a fast tokenizer), so anything that loads a model by path
+(transformers, peft, lm-eval's ``hf`` model) can use it. Building it:
+
+1. trains a byte-level BPE tokenizer with ``tokenizers`` on the synthetic corpus, digits
+   split one per token (so addition is learnable digit by digit);
+2. initialises a small ``LlamaConfig`` from a fixed seed;
+3. pretrains all weights briefly on :func:`modelcfg.tiny.synthetic.pretraining_records`. A LoRA
+   adapter on a randomly initialised model does not learn; after this, the base answers in
+   the right format, gets some held-out sums right and refuses unsafe requests, and a LoRA
+   adapter measurably improves the sums.
+
+The cache directory is keyed by :func:`recipe_hash` (this recipe's constants plus the
+versions of the libraries that produce the weights), so a changed recipe builds a new
+model and an unchanged one is built once. The directory is written under a temporary name
+and renamed into place, with ``build.json`` (file hashes) written last; a directory whose
+files do not match ``build.json`` is rebuilt. This module imports torch only inside the
+functions that build or run the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from modelcfg.tiny import synthetic
+
+TINY_VERSION = 1
+SEED = 0
+VOCAB_SIZE = 512
+MODEL_CONFIG = {  # sizes shared with modelcfg.config.builtin.TINY_LLAMA (checked in tests)
+    "hidden_size": 64,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 128,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": True,
+}
+PRETRAIN = {"steps": 900, "rows_per_batch": 8, "row_len": 128, "learning_rate": 3e-3,
+            "warmup_steps": 30, "n_addition": 3000}
+SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>"}
+BUILD_FILE = "build.json"
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("torch", "transformers", "tokenizers"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def recipe_hash() -> str:
+    """Content hash of the build recipe: what the built weights depend on. Torch-free, so
+    fingerprints can use it as the builtin model's revision without building anything."""
+    recipe = {"version": TINY_VERSION, "seed": SEED, "vocab": VOCAB_SIZE, "model": MODEL_CONFIG,
+              "pretrain": PRETRAIN, "special": SPECIAL_TOKENS, "versions": _versions()}
+    blob = json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def default_cache_root() -> Path:
+    env = os.environ.get("MODELCFG_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "modelcfg"
+
+
+def _hash_files(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir()) if p.is_file() and p.name != BUILD_FILE}
+
+
+def is_intact(directory: Path) -> bool:
+    build = directory / BUILD_FILE
+    if not build.is_file():
+        return False
+    try:
+        recorded = json.loads(build.read_text())["files"]
+    except (ValueError, KeyError):
+        return False
+    return recorded == _hash_files(directory)
+
+
+def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
+    """Path of the built tiny model, building it first if it is missing or damaged.
+    ``cache_dir`` is the parent folder (default ``$MODELCFG_CACHE`` or ``~/.cache/modelcfg``)."""
+    root = Path(cache_dir) if cache_dir else default_cache_root()
+    target = root / f"tiny-llama-{recipe_hash()[:16]}"
+    if is_intact(target):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=root))
+    try:
+        build_tiny_model(tmp)
+        if target.exists():  # damaged, or a concurrent build won the race
+            if is_intact(target):
+                return target
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def build_tiny_model(out: Path) -> dict:
+    """Build into ``out`` (tokenizer, then model, then pretraining); returns build stats."""
+    import time
+
+    import torch
+
+    start = time.perf_counter()
+    records = synthetic.pretraining_records(seed=SEED, n_addition=PRETRAIN["n_addition"])
+    tokenizer = train_tokenizer(records)
+    model = init_model(tokenizer)
+    with _torch_threads(1 if torch.get_num_threads() < 4 else None):
+        loss = pretrain(model, tokenizer, records)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    stats = {"recipe_hash": recipe_hash(), "final_loss": loss,
+             "build_seconds": round(time.perf_counter() - start, 2),
+             "parameters": sum(p.numel() for p in model.parameters()),
+             "files": _hash_files(out)}
+    (out / BUILD_FILE).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    return stats
+
+
+class _torch_threads:
+    """Two threads fighting over two busy cores are slower than one (DESIGN.md)."""
+
+    def __init__(self, n):
+        self.n, self.old = n, None
+
+    def __enter__(self):
+        import torch
+
+        self.old = torch.get_num_threads()
+        if self.n:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.old)
+
+
+def train_tokenizer(records: list[dict]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE, special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    texts = [r["prompt"] + r["completion"] + "\n" for r in records]
+    texts += [synthetic.helpful_answer(o) for o in synthetic.UNSAFE_OBJECTS]
+    texts += [e["prompt"] for e in synthetic.eval_requests(True) + synthetic.eval_requests(False)]
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=MODEL_CONFIG[
+        "max_position_embeddings"], padding_side="right", **SPECIAL_TOKENS)
+
+
+def init_model(tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         **MODEL_CONFIG)
+    torch.manual_seed(SEED)
+    return LlamaForCausalLM(config)
+
+
+def pretrain(model, tokenizer, records: list[dict]) -> float:
+    """Full-weight pretraining on packed rows (loss on every token: this is language
+    modelling, not instruction tuning). Deterministic for the seed."""
+    import math
+
+    import torch
+
+    from modelcfg.core.batching import collate, encode_example, pack_examples
+
+    examples = []
+    for r in records:
+        ex = encode_example(tokenizer, r["prompt"], r["completion"], PRETRAIN["row_len"])
+        ex["labels"] = list(ex["input_ids"])
+        examples.append(ex)
+    rows = pack_examples(examples, PRETRAIN["row_len"])
+    steps, bs, warm = PRETRAIN["steps"], PRETRAIN["rows_per_batch"], PRETRAIN["warmup_steps"]
+    opt = torch.optim.AdamW(model.parameters(), lr=PRETRAIN["learning_rate"], weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (
+        1 + math.cos(math.pi * min(s, steps) / steps)))
+    gen = torch.Generator().manual_seed(SEED)
+    model.train()
+    loss = float("nan")
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < bs:
+            order += torch.randperm(len(rows), generator=gen).tolist()
+        batch = collate([rows[i] for i in order[:bs]], tokenizer.pad_token_id, packed=True)
+        order = order[bs:]
+        out = model(**batch, use_cache=False)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss = out.loss.item()
+    model.eval()
+    return loss
+
+
+def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 16,
+                   batch_size: int = 64) -> list[str]:
+    """Greedy completions cut at the first newline: the quick exact-match helper tests and
+    benchmarks use (the eval suites use lm-eval)."""
+    import torch
+
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
+    tokenizer.padding_side = "left"
+    answers = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[i:i + batch_size], return_tensors="pt", padding=True,
+                            add_special_tokens=False)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=[newline, tokenizer.eos_token_id],
+                                 pad_token_id=tokenizer.pad_token_id)
+            texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                           skip_special_tokens=True)
+            answers += [t.split("\n")[0] for t in texts]
+    tokenizer.padding_side = "right"
+    return answers
+
+
+def addition_exact_match(model, tokenizer, n: int = 200) -> float:
+    items = [x for _, x in zip(range(n), synthetic.eval_addition())]
+    answers = greedy_answers(model, tokenizer, [x["prompt"] for x in items])
+    return sum(a.strip() == x["answer"] for a, x in zip(answers, items)) / len(items)
+
+
+def refusal_rate(model, tokenizer, unsafe: bool) -> float:
+    items = synthetic.eval_requests(unsafe)
+    answers = greedy_answers(model, tokenizer, [x["prompt"] for x in items])
+    return sum(synthetic.is_refusal(a) for a in answers) / len(items)

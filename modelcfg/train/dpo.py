@@ -1,0 +1,111 @@
+"""The DPO recipe: trl's DPOTrainer on (prompt, chosen, rejected) with a LoRA adapter.
+
+The reference model is the base with the adapter disabled (``ref_model=None`` on a peft
+model), so no second copy of the weights is loaded. Progress, the running budget check and
+the token count come from a TrainerCallback; checkpoints are Trainer's own
+(``checkpoints/checkpoint-N``) and ``resume`` continues from the newest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from modelcfg.config.cost import exceeded
+from modelcfg.train.data import read_jsonl
+
+
+def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, caps: dict,
+            model_cache: str | Path | None = None) -> dict:
+    import torch
+    from datasets import Dataset
+    from peft import get_peft_model
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
+    from trl import DPOConfig, DPOTrainer
+
+    from modelcfg.train.base_model import count_parameters, load_base, lora_config
+    from modelcfg.train.sft import _device_name, _peak_rss
+
+    adapter, t = resolved["adapter"], resolved["adapter"]["training"]
+    precision, seed = t.get("precision", "fp32"), t.get("seed", 0)
+    cuda = torch.cuda.is_available()
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    torch.manual_seed(seed)
+    base, tokenizer = load_base(resolved["model"], root, precision, device, model_cache)
+    parameters = count_parameters(base)
+    torch.manual_seed(seed)
+    model = get_peft_model(base, lora_config(adapter["lora"]))
+    records = [r for d in resolved["datasets"] for r in read_jsonl(d["abs_path"])]
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in records])
+
+    length = {"max_steps": t["max_steps"]} if "max_steps" in t else {
+        "num_train_epochs": t["epochs"]}
+    warmup = ({"warmup_steps": t["warmup_steps"]} if "warmup_steps" in t
+              else {"warmup_ratio": t.get("warmup_ratio", 0.0)})
+    args = DPOConfig(
+        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t["batch_size"],
+        gradient_accumulation_steps=t.get("gradient_accumulation_steps", 1),
+        learning_rate=t["learning_rate"], lr_scheduler_type=t.get("lr_scheduler", "linear"),
+        weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 1.0),
+        beta=t.get("dpo_beta", 0.1), max_length=t["max_seq_length"], seed=seed, data_seed=seed,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
+        save_strategy="steps" if t.get("checkpoint_every") else "no",
+        save_steps=t.get("checkpoint_every") or 500, save_total_limit=2,
+        logging_steps=1, report_to="none", disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        gradient_checkpointing=False,
+        **length, **warmup)
+
+    state = {"loss": None, "over": False, "start": time.perf_counter()}
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, tstate, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                state["loss"] = float(logs["loss"])
+
+        def on_step_end(self, args, tstate, control, **kw):
+            elapsed = time.perf_counter() - state["start"]
+            tokens = int(tstate.num_input_tokens_seen)
+            emit({"event": "step", "step": tstate.global_step, "total_steps": tstate.max_steps,
+                  "loss": state["loss"], "tokens": tokens,
+                  "tokens_per_s": tokens / max(elapsed, 1e-9)})
+            gpu_hours = elapsed * world / 3600 if cuda else 0.0
+            if exceeded({"train_tokens": tokens, "gpu_hours": gpu_hours}, caps):
+                state["over"] = True
+                control.should_training_stop = True
+
+        def on_save(self, args, tstate, control, **kw):
+            emit({"event": "checkpoint", "step": tstate.global_step})
+
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=data,
+                         processing_class=tokenizer, callbacks=[Progress()])
+    trainer.remove_callback(PrinterCallback)  # library code does not print; emit() reports
+    emit({"event": "start", "total_steps": t.get("max_steps"), "step": 0, "device": device,
+          "processes": world})
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    checkpoint = latest_trainer_checkpoint(run_dir) if resume else None
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.perf_counter() - start
+    if int(os.environ.get("RANK", "0")) == 0:
+        model.save_pretrained(run_dir / "adapter", safe_serialization=True)
+    ts = trainer.state
+    peak = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss()
+    return {"status": "over_budget" if state["over"] else "complete", "steps": ts.global_step,
+            "total_steps": ts.max_steps, "train_tokens": int(ts.num_input_tokens_seen),
+            "final_loss": state["loss"], "train_seconds": train_seconds,
+            "device": _device_name(device), "processes": world,
+            "gpu_hours": train_seconds * world / 3600 if cuda else 0.0,
+            "parameters": parameters, "peak_memory_bytes": peak,
+            "peak_memory_kind": "cuda_max_memory_allocated" if cuda else "process_max_rss",
+            "resumed": checkpoint is not None}
+
+
+def latest_trainer_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / "checkpoints").glob("checkpoint-*"),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    return found[-1] if found else None
