@@ -13,6 +13,7 @@ import pytest
 
 from modelcfg.core.errors import UserError
 from modelcfg.evaluation import harness as ev
+from modelcfg.evaluation import results as res
 
 TASKS_DIR = Path(__file__).resolve().parents[1] / "evals" / "tasks"
 
@@ -84,11 +85,11 @@ def test_selection_defaults():
 
 
 def test_mean_and_stderr_matches_sample_sd():
-    mean, stderr = ev.mean_and_stderr([1, 0, 1, 1])
+    mean, stderr = res.mean_and_stderr([1, 0, 1, 1])
     assert mean == 0.75
     assert stderr == pytest.approx(math.sqrt(0.25 / 4))  # sd(ddof=1) = 0.5
-    assert ev.mean_and_stderr([1.0]) == (1.0, None)
-    assert ev.mean_and_stderr([]) == (None, None)
+    assert res.mean_and_stderr([1.0]) == (1.0, None)
+    assert res.mean_and_stderr([]) == (None, None)
 
 
 def test_config_hash_ignores_where_the_config_was_read():
@@ -101,9 +102,9 @@ def test_config_hash_ignores_where_the_config_was_read():
 
 def _results(scores: dict[int, float], *, seed=1, batch=(0, 2), version=1.0, chash="sha256:x"):
     samples = {str(d): {"doc_hash": f"h{d}", "scores": {"acc": s}} for d, s in scores.items()}
-    mean, stderr = ev.mean_and_stderr(list(scores.values()))
+    mean, stderr = res.mean_and_stderr(list(scores.values()))
     return {
-        "format": ev.RESULTS_FORMAT, "created": "2026-01-01T00:00:00+00:00",
+        "format": res.RESULTS_FORMAT, "created": "2026-01-01T00:00:00+00:00",
         "modelcfg_version": "0", "lm_eval_version": "0.4.13",
         "model": {"base": "m", "adapter": None, "fingerprint": {"id": "f"}},
         "selection": {"order_seed": seed, "batches": [list(batch)]},
@@ -118,7 +119,7 @@ def _results(scores: dict[int, float], *, seed=1, batch=(0, 2), version=1.0, cha
 
 
 def test_merge_recomputes_metrics_from_samples():
-    merged = ev.merge_results(_results({3: 1.0, 7: 0.0}), _results({1: 1.0, 5: 1.0}, batch=(2, 2)))
+    merged = res.merge_results(_results({3: 1.0, 7: 0.0}), _results({1: 1.0, 5: 1.0}, batch=(2, 2)))
     task = merged["tasks"]["t"]
     assert list(task["samples"]) == ["1", "3", "5", "7"]
     assert task["metrics"]["acc"]["value"] == 0.75
@@ -132,9 +133,9 @@ def test_merge_recomputes_metrics_from_samples():
 
 def test_merge_accepts_identical_overlap_and_refuses_conflicts():
     a = _results({1: 1.0, 2: 0.0})
-    assert ev.merge_results(a, _results({2: 0.0}))["tasks"]["t"]["metrics"]["acc"]["n"] == 2
+    assert res.merge_results(a, _results({2: 0.0}))["tasks"]["t"]["metrics"]["acc"]["n"] == 2
     with pytest.raises(UserError, match="doc 2"):
-        ev.merge_results(a, _results({2: 1.0}))
+        res.merge_results(a, _results({2: 1.0}))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -144,7 +145,7 @@ def test_merge_accepts_identical_overlap_and_refuses_conflicts():
 ])
 def test_merge_refuses_mismatches(change, message):
     with pytest.raises(UserError, match=message) as err:
-        ev.merge_results(_results({1: 1.0}), _results({2: 1.0}, **change))
+        res.merge_results(_results({1: 1.0}), _results({2: 1.0}, **change))
     assert err.value.code == "MC607"
 
 
@@ -152,18 +153,18 @@ def test_merge_refuses_other_model():
     b = _results({2: 1.0})
     b["model"]["fingerprint"] = {"id": "other"}
     with pytest.raises(UserError, match="different models"):
-        ev.merge_results(_results({1: 1.0}), b)
+        res.merge_results(_results({1: 1.0}), b)
 
 
 def test_write_results_is_atomic_and_strict(tmp_path):
     out = tmp_path / "sub" / "results.json"
-    ev.write_results(_results({1: 1.0}), out)
-    assert ev.load_results(out)["tasks"]["t"]["samples"]["1"]["doc_hash"] == "h1"
+    res.write_results(_results({1: 1.0}), out)
+    assert res.load_results(out)["tasks"]["t"]["samples"]["1"]["doc_hash"] == "h1"
     bad = _results({1: 1.0})
     bad["tasks"]["t"]["metrics"]["acc"]["value"] = float("nan")
     with pytest.raises(ValueError):
-        ev.write_results(bad, out)
-    assert ev.load_results(out)["tasks"]["t"]["metrics"]["acc"]["value"] == 1.0  # untouched
+        res.write_results(bad, out)
+    assert res.load_results(out)["tasks"]["t"]["metrics"]["acc"]["value"] == 1.0  # untouched
     assert [p.name for p in out.parent.iterdir()] == ["results.json"]  # no temp file left
 
 
@@ -171,11 +172,11 @@ def test_load_results_refuses_other_files(tmp_path):
     path = tmp_path / "x.json"
     path.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(UserError) as err:
-        ev.load_results(path)
+        res.load_results(path)
     assert err.value.code == "MC606"
     path.write_text("{not json")
     with pytest.raises(UserError):
-        ev.load_results(path)
+        res.load_results(path)
 
 
 def test_evaluate_checks_inputs_before_loading_anything(tmp_path):
@@ -195,8 +196,9 @@ def test_evaluate_checks_inputs_before_loading_anything(tmp_path):
 def test_per_sample_scores_become_plain_json():
     import numpy as np
 
-    assert ev._jsonable(np.float64(1)) == 1.0 and type(ev._jsonable(np.float64(1))) is float
-    assert ev._jsonable(np.bool_(True)) == 1.0
-    assert ev._jsonable(np.int64(3)) == 3.0
-    assert ev._jsonable(float("nan")) is None
-    assert ev._jsonable(("pred", "ref")) == ["pred", "ref"]
+    assert res.score_value(np.float64(1)) == 1.0 and type(res.score_value(np.float64(1))) is float
+    assert res.score_value(np.bool_(True)) == 1.0
+    assert res.score_value(np.int64(3)) == 3.0
+    assert res.score_value(float("nan")) is None
+    assert res.score_value(float("inf")) is None and res.score_value(float("-inf")) is None
+    assert res.score_value(("pred", "ref")) == ["pred", "ref"]

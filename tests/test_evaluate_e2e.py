@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from modelcfg.evaluation.harness import (
-    evaluate,
-    load_results,
-    merge_results,
-    select_doc_ids,
-)
+from modelcfg.evaluation.harness import evaluate, select_doc_ids
+from modelcfg.evaluation.results import load_results, merge_results
 from modelcfg.tiny import synthetic
 
 pytestmark = pytest.mark.e2e

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from audit_helpers import append_entry, write_baseline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repo_helpers import commit_all, make_repo
 from test_baseline import make_baseline
 
-from modelcfg.audit.baseline import baseline_sha256, write_baseline
+from modelcfg.audit.baseline import baseline_sha256
 from modelcfg.audit.ledger import (
     GENESIS,
     LEDGER,
-    append_entry,
+    appended,
     entry_hash,
     render_line,
     verify,
@@ -196,15 +197,14 @@ def test_append_refuses_a_broken_ledger(ledger_root):
     assert err.value.code == "MC716"
 
 
-def test_append_validates_the_entry(tmp_path):
+def test_append_validates_the_entry():
     with pytest.raises(UserError) as err:
-        append_entry(tmp_path, {"action": "delete", "adapter": "a", "commit": "c",
-                                "baseline_sha256": "0" * 64})
+        appended(b"", {"action": "delete", "adapter": "a", "commit": "c",
+                       "baseline_sha256": "0" * 64})
     assert err.value.code == "MC717"
     with pytest.raises(UserError, match="not finite"):
-        append_entry(tmp_path, {"action": "promote", "adapter": "a", "commit": "c",
-                                "baseline_sha256": "0" * 64, "eval": {"x": float("nan")}})
-    assert not (tmp_path / LEDGER).exists()
+        appended(b"", {"action": "promote", "adapter": "a", "commit": "c",
+                       "baseline_sha256": "0" * 64, "eval": {"x": float("nan")}})
 
 
 def test_verify_reads_a_commit(tmp_path):

@@ -7,8 +7,7 @@ so a change reviews well), the lm-eval and task versions and task config hashes 
 depend on, the training cost, the eval latency, and the ledger entry it was promoted with.
 
 The gate reads a baseline from the *base* commit (:func:`read_baseline` takes any tree) and
-refuses to compare when :func:`check_compatible` gives a reason. A malformed file, or one
-holding NaN, fails closed with MC701.
+fails closed with MC701 on a malformed file or one holding NaN.
 """
 
 from __future__ import annotations
@@ -20,15 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from modelcfg.config.trees import FsTree, PathProblem
-from modelcfg.core.atomic import write_text
 from modelcfg.core.errors import UserError
 from modelcfg.core.hashing import canonical_json, sha256_bytes
+from modelcfg.core.names import HEX64, NAME
+from modelcfg.core.numbers import is_finite, strict_json
+from modelcfg.evaluation.results import RESULTS_FORMAT
 
 BASELINE_FORMAT = "modelcfg-baseline/1"
-RESULTS_FORMAT = "modelcfg-eval-results/1"  # modelcfg.evaluation.harness.RESULTS_FORMAT (torch-free copy)
 BASELINES_DIR = "evals/baselines"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DOC_ID = re.compile(r"^(0|[1-9][0-9]*)$")
 COST_FIELDS = ("gpu_hours", "train_tokens", "trainable_parameters", "parameters",
                "wall_seconds", "train_seconds", "device")
@@ -36,7 +34,7 @@ LATENCY_FIELDS = ("tokens_per_second", "generation_seconds", "generated_tokens")
 
 
 def baseline_path(adapter: str) -> str:
-    if not isinstance(adapter, str) or not _NAME.match(adapter):
+    if not isinstance(adapter, str) or not NAME.match(adapter):
         raise UserError("MC702", f"{adapter!r} is not a valid adapter name")
     return f"{BASELINES_DIR}/{adapter}.json"
 
@@ -111,11 +109,6 @@ def build_baseline(results: dict, manifest: dict, *, adapter: str, config_path: 
 # ----------------------------------------------------------------------------- shape
 
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
-        value)
-
-
 def _no_nonfinite(value, where: str, out: list[str]) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         out.append(f"{where} is {value}")
@@ -135,12 +128,12 @@ def baseline_problems(b) -> list[str]:
     _no_nonfinite(b, "baseline", out)
     if b.get("format") != BASELINE_FORMAT:
         out.append(f"format must be {BASELINE_FORMAT!r}, not {b.get('format')!r}")
-    if not isinstance(b.get("adapter"), str) or not _NAME.match(b["adapter"]):
+    if not isinstance(b.get("adapter"), str) or not NAME.match(b["adapter"]):
         out.append("adapter must be an adapter name")
     for key in ("config_path", "commit", "created"):
         if not isinstance(b.get(key), str) or not b[key]:
             out.append(f"{key} must be a non-empty string")
-    if not isinstance(b.get("fingerprint"), str) or not _HEX64.match(b["fingerprint"]):
+    if not isinstance(b.get("fingerprint"), str) or not HEX64.match(b["fingerprint"]):
         out.append("fingerprint must be 64 hex digits")
     harness = b.get("harness")
     if not isinstance(harness, dict) or not isinstance(harness.get("version"), str):
@@ -151,7 +144,7 @@ def baseline_problems(b) -> list[str]:
     ledger = b.get("ledger")
     if ledger is not None and not (isinstance(ledger, dict) and isinstance(
             ledger.get("seq"), int) and isinstance(ledger.get("hash"), str)
-            and _HEX64.match(ledger["hash"])):
+            and HEX64.match(ledger["hash"])):
         out.append("ledger must be null or {seq: integer, hash: 64 hex digits}")
     tasks = b.get("tasks")
     if not isinstance(tasks, dict) or not tasks:
@@ -176,10 +169,10 @@ def _task_problems(task) -> list[str]:
     if not isinstance(samples, dict):
         return out + ["samples must be an object"]
     for metric, m in metrics.items():
-        if not isinstance(m, dict) or not _finite(m.get("value")):
+        if not isinstance(m, dict) or not is_finite(m.get("value")):
             out.append(f"metric {metric}: value must be a finite number")
             continue
-        if m.get("stderr") is not None and not _finite(m["stderr"]):
+        if m.get("stderr") is not None and not is_finite(m["stderr"]):
             out.append(f"metric {metric}: stderr must be a finite number or null")
         if not isinstance(m.get("n"), int) or isinstance(m.get("n"), bool) or m["n"] < 0:
             out.append(f"metric {metric}: n must be a count")
@@ -220,25 +213,10 @@ def baseline_sha256(baseline: dict) -> str:
     return sha256_bytes(canonical_json({k: v for k, v in baseline.items() if k != "ledger"}))
 
 
-def write_baseline(root: Path, baseline: dict) -> Path:
-    """Check and write ``evals/baselines/<adapter>.json`` under ``root`` atomically."""
-    problems = baseline_problems(baseline)
-    if problems:
-        raise UserError("MC701", f"refusing to write a malformed baseline: "
-                        f"{'; '.join(problems[:5])}")
-    path = Path(root) / baseline_path(baseline["adapter"])
-    write_text(path, dumps_baseline(baseline))
-    return path
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number")
-
-
 def parse_baseline(data: bytes, rel: str) -> dict:
     """Parse and check a baseline file's bytes; MC701 (with the path) on anything wrong."""
     try:
-        baseline = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        baseline = strict_json(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise UserError("MC701", f"baseline is not valid JSON: {err}", path=rel,
                         line=getattr(err, "lineno", 1), col=getattr(err, "colno", 1)) from err
@@ -276,62 +254,3 @@ def list_baselines(tree) -> list[str]:
     if not tree.is_dir(BASELINES_DIR):
         return []
     return [n[:-5] for n in tree.list_dir(BASELINES_DIR) if n.endswith(".json")]
-
-
-# ----------------------------------------------------------------------------- compatibility
-
-
-def doc_hashes(task: dict) -> dict[str, str]:
-    """doc_id -> doc_hash of a baseline task (its sample scores carry them)."""
-    out: dict[str, str] = {}
-    for items in task.get("samples", {}).values():
-        for doc_id, (doc_hash, _score) in items.items():
-            out.setdefault(doc_id, doc_hash)
-    return out
-
-
-def check_compatible(baseline: dict, results: dict, *, partial: bool = False) -> list[str]:
-    """Why the candidate ``results`` cannot be compared with ``baseline`` (empty: they can).
-
-    Per task: missing from either side, a different task version or task config hash, a
-    different number of docs, or a different set of items (doc_ids whose doc_hash differs,
-    baseline items missing from the results, result items the baseline lacks); and a
-    different lm-eval version. With ``partial`` (a sequential gate's early batches), result
-    items may be a subset of the baseline's; those present must still match."""
-    reasons = []
-    base_harness = (baseline.get("harness") or {}).get("version")
-    if results.get("lm_eval_version") != base_harness:
-        reasons.append(f"harness version differs: baseline lm-eval {base_harness}, results "
-                       f"lm-eval {results.get('lm_eval_version')}")
-    base_tasks, new_tasks = baseline.get("tasks") or {}, results.get("tasks") or {}
-    for name in sorted(set(base_tasks) | set(new_tasks)):
-        old, new = base_tasks.get(name), new_tasks.get(name)
-        if new is None:
-            reasons.append(f"task {name}: in the baseline but missing from the results")
-            continue
-        if old is None:
-            reasons.append(f"task {name}: in the results but the baseline has no evidence "
-                           "for it")
-            continue
-        for key, what in (("version", "task version"), ("config_hash", "task config hash")):
-            if old.get(key) != new.get(key):
-                reasons.append(f"task {name}: {what} differs (baseline {old.get(key)}, "
-                               f"results {new.get(key)})")
-        if old.get("n_docs") != new.get("n_docs"):
-            reasons.append(f"task {name}: number of docs differs (baseline "
-                           f"{old.get('n_docs')}, results {new.get('n_docs')})")
-        theirs = {str(d): s.get("doc_hash") for d, s in (new.get("samples") or {}).items()}
-        mine = doc_hashes(old)
-        differ = sum(1 for d in theirs if d in mine and mine[d] != theirs[d])
-        missing = 0 if partial else sum(1 for d in mine if d not in theirs)
-        extra = sum(1 for d in theirs if d not in mine)
-        parts = []
-        if differ:
-            parts.append(f"{differ} item(s) have a different doc_hash")
-        if missing:
-            parts.append(f"{missing} baseline item(s) are missing from the results")
-        if extra:
-            parts.append(f"{extra} result item(s) are not in the baseline")
-        if parts:
-            reasons.append(f"task {name}: doc hash set differs: {', '.join(parts)}")
-    return reasons

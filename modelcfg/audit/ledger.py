@@ -14,8 +14,6 @@ checks, through git history, that every commit only ever appended to the ledger.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,17 +23,16 @@ from modelcfg.audit.baseline import (
     list_baselines,
     read_baseline,
 )
-from modelcfg.config.trees import FsTree, PathProblem
+from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.core import git
-from modelcfg.core.atomic import write_bytes
 from modelcfg.core.errors import Problem, UserError
 from modelcfg.core.hashing import canonical_json, sha256_bytes
+from modelcfg.core.names import HEX64, NAME
+from modelcfg.core.numbers import strict_json
 
 LEDGER = "evals/ledger.jsonl"
 GENESIS = "0" * 64
 ACTIONS = ("promote", "rollback")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _FIELDS = {"seq": int, "prev": str, "time": str, "action": str, "adapter": str, "commit": str,
            "baseline_sha256": str, "hash": str}
 
@@ -60,10 +57,6 @@ def read_text(tree_or_root) -> bytes:
         raise UserError("MC710", f"cannot read the ledger: {err}", path=LEDGER) from err
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed")
-
-
 def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
     """The entries as ``(line number, entry)`` and the problems of each line on its own:
     not JSON, not canonical, a missing or mistyped field, a hash that does not match."""
@@ -75,7 +68,7 @@ def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
         def add(code, message):
             problems.append(Problem(LEDGER, number, 1, code, message))
         try:
-            entry = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            entry = strict_json(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
             add("MC710", f"not a JSON entry ({err})")
             entries.append((number, None))
@@ -86,7 +79,7 @@ def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
             continue
         bad = [k for k, t in _FIELDS.items() if not isinstance(entry.get(k), t)
                or isinstance(entry.get(k), bool)]
-        if not bad and not _NAME.match(entry["adapter"]):
+        if not bad and not NAME.match(entry["adapter"]):
             bad = ["adapter"]
         if bad:
             add("MC710", f"missing or mistyped field(s): {', '.join(bad)}")
@@ -142,7 +135,7 @@ def verify(tree_or_root) -> list[Problem]:
     by_seq = {e["seq"]: e for e in reversed(valid)}
     latest: dict[str, dict] = {}
     for e in valid:
-        if isinstance(e.get("adapter"), str) and _NAME.match(e["adapter"]):
+        if isinstance(e.get("adapter"), str) and NAME.match(e["adapter"]):
             latest[e["adapter"]] = e
     line_of = {id(e): n for n, e in entries if e is not None}
     for adapter in list_baselines(tree):
@@ -196,9 +189,9 @@ def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> 
     for key in ("adapter", "commit"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise UserError("MC717", f"ledger entry needs a non-empty {key}")
-    if not _NAME.match(entry["adapter"]):
+    if not NAME.match(entry["adapter"]):
         raise UserError("MC717", f"{entry['adapter']!r} is not a valid adapter name")
-    if not isinstance(entry.get("baseline_sha256"), str) or not _HEX64.match(
+    if not isinstance(entry.get("baseline_sha256"), str) or not HEX64.match(
             entry["baseline_sha256"]):
         raise UserError("MC717", "ledger entry needs baseline_sha256 (64 hex digits)")
     last = entries[-1] if entries else None
@@ -224,20 +217,6 @@ def appended(data: bytes, entry: dict, *, now: str | None = None) -> tuple[bytes
     return data + render_line(new), new
 
 
-def append_entry(root: Path, entry: dict, *, now: str | None = None) -> dict:
-    """Append ``entry`` to ``root``/evals/ledger.jsonl and return it completed.
-
-    The file is rewritten whole, temp file + fsync + rename: a crash leaves the old ledger
-    or the new one, never a torn last line (which O_APPEND could leave, and which verify
-    would then report as tampering). Appending on top of a ledger that does not verify is
-    refused (MC716): a broken chain must be looked at, not extended."""
-    path = Path(root) / LEDGER
-    data = path.read_bytes() if path.is_file() else b""
-    text, new = appended(data, entry, now=now)
-    write_bytes(path, text)
-    return new
-
-
 # ----------------------------------------------------------------------------- history
 
 
@@ -259,6 +238,15 @@ def verify_history(repo: Path, rev: str = "HEAD") -> list[Problem]:
                 problems.append(Problem(LEDGER, line, 1, "MC718", f"commit {commit[:12]} "
                                         f"rewrote the ledger of its parent {parent[:12]} "
                                         f"instead of appending to it (from line {line})"))
+    return sorted(set(problems))
+
+
+def audit(repo: Path, rev: str | None = None, history: bool = True) -> list[Problem]:
+    """``modelcfg audit verify``: :func:`verify` on commit ``rev`` (default: the working
+    tree), plus :func:`verify_history` when ``repo`` is a git repository."""
+    problems = verify(GitTree(repo, rev) if rev else FsTree(repo))
+    if history and (Path(repo) / ".git").exists():
+        problems += verify_history(repo, rev or "HEAD")
     return sorted(set(problems))
 
 

@@ -336,15 +336,11 @@ def audit_verify(
 ) -> None:
     """Detect edited, deleted, inserted or reordered ledger entries and baselines that do
     not match their entry. Exit 0 clean, 1 on any finding."""
-    from modelcfg.audit.ledger import verify, verify_history
+    from modelcfg.audit.ledger import audit
     from modelcfg.cli.render import render_text
-    from modelcfg.config.trees import FsTree, GitTree
 
-    repo = _root(root)
-    problems = verify(GitTree(repo, rev) if rev else FsTree(repo))
-    if history and (repo / ".git").exists():
-        problems += verify_history(repo, rev or "HEAD")
-    sys.stdout.write(render_text(sorted(set(problems))))
+    problems = audit(_root(root), rev, history)
+    sys.stdout.write(render_text(problems))
     if not problems:
         typer.echo("ok: ledger and baselines are consistent", err=True)
     raise typer.Exit(1 if problems else 0)

@@ -130,83 +130,10 @@ def _scalar(event, path: str):
 
 def loads(text: str, path: str) -> Loaded:
     """Parse one YAML document into plain values plus positions, or raise UserError."""
-    # Each open container: [value, pos, pending_key, pending_key_mark, seen_keys, is_map]
-    stack: list[list] = []
-    anchors: dict[str, tuple[Any, Pos, int]] = {}
-    nodes = 0
-    root: Loaded | None = None
-    documents = 0
-
-    def attach(value, pos: Pos, anchor: str | None, size: int):
-        nonlocal root
-        if anchor:
-            anchors[anchor] = (value, pos, size)
-        if not stack:
-            root = Loaded(value, pos)
-            return
-        top = stack[-1]
-        if top[5]:
-            if top[2] is _NO_KEY:
-                if not isinstance(value, str):
-                    raise _fail("MC105", f"mapping key {value!r} is not a string; quote it",
-                                path, _mark(pos))
-                if value in top[4]:
-                    first = top[4][value]
-                    raise _fail("MC104", f"duplicate key {value!r} (first defined at line "
-                                f"{first.line}); remove one", path, _mark(pos))
-                top[2], top[3] = value, pos
-            else:
-                key = top[2]
-                top[4][key] = top[3]
-                top[0][key] = value
-                top[1].children[key] = pos
-                top[2] = _NO_KEY
-        else:
-            top[1].children[len(top[0])] = pos
-            top[0].append(value)
-
+    builder = _Builder(path)
     try:
         for event in yaml.parse(text, Loader=_Parser):
-            kind = type(event)
-            if kind is yaml.ScalarEvent:
-                nodes += 1
-                pos = Pos(event.start_mark.line + 1, event.start_mark.column + 1)
-                attach(_scalar(event, path), pos, event.anchor, 1)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                nodes += 1
-                if len(stack) >= MAX_DEPTH:
-                    raise _fail("MC107", f"nested deeper than {MAX_DEPTH} levels; flatten the "
-                                "structure", path, event.start_mark)
-                is_map = kind is yaml.MappingStartEvent
-                expected = _TAG + ("map" if is_map else "seq")
-                if event.tag not in (None, "!", expected):
-                    raise _fail("MC105", f"tag {_show_tag(event.tag)} is not allowed; configs are plain "
-                                "data", path, event.start_mark)
-                pos = Pos(event.start_mark.line + 1, event.start_mark.column + 1)
-                stack.append([{} if is_map else [], pos, _NO_KEY, None, {}, is_map,
-                              event.anchor, nodes])
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                value, pos, _, _, _, _, anchor, start = stack.pop()
-                attach(value, pos, anchor, nodes - start + 1)
-            elif kind is yaml.AliasEvent:
-                if event.anchor not in anchors:
-                    raise _fail("MC103", f"unknown alias *{event.anchor}", path, event.start_mark)
-                value, pos, size = anchors[event.anchor]
-                nodes += size
-                if nodes > MAX_NODES:
-                    raise _fail("MC106", f"aliases expand to over {MAX_NODES:,} values; write "
-                                "the data out instead of nesting aliases", path,
-                                event.start_mark)
-                attach(value, Pos(event.start_mark.line + 1, event.start_mark.column + 1,
-                                  pos.children), None, size)
-            elif kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    raise _fail("MC108", "more than one YAML document; put each config in its "
-                                "own file", path, event.start_mark)
-            if nodes > MAX_NODES:
-                raise _fail("MC106", f"more than {MAX_NODES:,} values in one config", path,
-                            getattr(event, "start_mark", None))
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
@@ -216,10 +143,109 @@ def loads(text: str, path: str) -> Loaded:
         raise _fail("MC103", f"YAML syntax error: {what}", path, mark) from None
     except yaml.YAMLError as exc:
         raise UserError("MC103", f"YAML error: {exc}", path=path, line=1, col=1) from None
-    if root is None:
+    if builder.root is None:
         raise UserError("MC108", "empty file; expected a mapping with apiVersion and kind",
                         path=path, line=1, col=1)
-    return root
+    return builder.root
+
+
+class _Open:
+    """A mapping or sequence being built: its value, position and, for a mapping, the key
+    waiting for its value and the keys seen so far (for duplicates)."""
+
+    __slots__ = ("value", "pos", "is_map", "key", "key_pos", "seen", "anchor", "start")
+
+    def __init__(self, is_map: bool, pos: Pos, anchor: str | None, start: int):
+        self.value = {} if is_map else []
+        self.pos, self.is_map, self.anchor, self.start = pos, is_map, anchor, start
+        self.key, self.key_pos, self.seen = _NO_KEY, None, {}
+
+
+class _Builder:
+    """Builds values from parser events, bounding depth and alias expansion as it goes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.stack: list[_Open] = []
+        self.anchors: dict[str, tuple[Any, Pos, int]] = {}
+        self.nodes = 0
+        self.documents = 0
+        self.root: Loaded | None = None
+
+    def feed(self, event) -> None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self.nodes += 1
+            self.attach(_scalar(event, self.path), _pos(event), event.anchor, 1)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            self.open(event, kind is yaml.MappingStartEvent)
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            done = self.stack.pop()
+            self.attach(done.value, done.pos, done.anchor, self.nodes - done.start + 1)
+        elif kind is yaml.AliasEvent:
+            self.alias(event)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                raise _fail("MC108", "more than one YAML document; put each config in its "
+                            "own file", self.path, event.start_mark)
+        if self.nodes > MAX_NODES:
+            raise _fail("MC106", f"more than {MAX_NODES:,} values in one config", self.path,
+                        getattr(event, "start_mark", None))
+
+    def open(self, event, is_map: bool) -> None:
+        self.nodes += 1
+        if len(self.stack) >= MAX_DEPTH:
+            raise _fail("MC107", f"nested deeper than {MAX_DEPTH} levels; flatten the "
+                        "structure", self.path, event.start_mark)
+        expected = _TAG + ("map" if is_map else "seq")
+        if event.tag not in (None, "!", expected):
+            raise _fail("MC105", f"tag {_show_tag(event.tag)} is not allowed; configs are "
+                        "plain data", self.path, event.start_mark)
+        self.stack.append(_Open(is_map, _pos(event), event.anchor, self.nodes))
+
+    def alias(self, event) -> None:
+        if event.anchor not in self.anchors:
+            raise _fail("MC103", f"unknown alias *{event.anchor}", self.path, event.start_mark)
+        value, pos, size = self.anchors[event.anchor]
+        self.nodes += size
+        if self.nodes > MAX_NODES:
+            raise _fail("MC106", f"aliases expand to over {MAX_NODES:,} values; write the "
+                        "data out instead of nesting aliases", self.path, event.start_mark)
+        here = _pos(event)
+        self.attach(value, Pos(here.line, here.col, pos.children), None, size)
+
+    def attach(self, value, pos: Pos, anchor: str | None, size: int) -> None:
+        if anchor:
+            self.anchors[anchor] = (value, pos, size)
+        if not self.stack:
+            self.root = Loaded(value, pos)
+            return
+        top = self.stack[-1]
+        if not top.is_map:
+            top.pos.children[len(top.value)] = pos
+            top.value.append(value)
+        elif top.key is _NO_KEY:
+            self.key(top, value, pos)
+        else:
+            top.seen[top.key] = top.key_pos
+            top.value[top.key] = value
+            top.pos.children[top.key] = pos
+            top.key = _NO_KEY
+
+    def key(self, top: _Open, value, pos: Pos) -> None:
+        if not isinstance(value, str):
+            raise _fail("MC105", f"mapping key {value!r} is not a string; quote it",
+                        self.path, _mark(pos))
+        if value in top.seen:
+            first = top.seen[value]
+            raise _fail("MC104", f"duplicate key {value!r} (first defined at line "
+                        f"{first.line}); remove one", self.path, _mark(pos))
+        top.key, top.key_pos = value, pos
+
+
+def _pos(event) -> Pos:
+    return Pos(event.start_mark.line + 1, event.start_mark.column + 1)
 
 
 def _mark(pos: Pos):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelcfg.evaluation.harness import evaluate, item_order, merge_results
+from modelcfg.evaluation.harness import evaluate, item_order
+from modelcfg.evaluation.results import merge_results
 
 
 class Evaluator:

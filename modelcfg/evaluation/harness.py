@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -30,12 +29,16 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from modelcfg import __version__
 from modelcfg.core.errors import UserError
+from modelcfg.evaluation.results import (
+    RESULTS_FORMAT,
+    metric_summary,
+    score_value,
+    write_results,
+)
 
-RESULTS_FORMAT = "modelcfg-eval-results/1"
 STANDARD_PREFIX = "lm-eval:"
 # The suite schema's task-name pattern; no '/' and no leading '.', so a local name is a folder.
 _TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -105,26 +108,6 @@ def _check_selection(offset: int, limit: int | None) -> None:
         raise UserError("MC604", f"limit must be 1 or more, got {limit}", exit_code=2)
 
 
-# ----------------------------------------------------------------------------- statistics
-
-
-def mean_and_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and its standard error, sample sd (n-1) / sqrt(n); stderr is None below 2 items."""
-    n = len(values)
-    if n == 0:
-        return None, None
-    mean = math.fsum(values) / n
-    if n < 2:
-        return mean, None
-    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (bool, int, float)) and not (
-        isinstance(value, float) and math.isnan(value))
-
-
 def _metric_name(key: str) -> str:
     """lm-eval keys metrics ``metric,filter``; the default filter ``none`` is dropped."""
     return key[: -len(",none")] if key.endswith(",none") else key
@@ -151,11 +134,7 @@ def task_facts(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict]:
     second."""
     from lm_eval.utils import handle_non_serializable, hash_string
 
-    include, with_defaults = task_index_args(tasks, tasks_dir)
-    local, standard = split_task_names(tasks)
-    _, task_manager_cls, _ = _import_lm_eval()
-    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
-    loaded = _load_tasks(task_manager, local, standard, tasks_dir)
+    _, _, loaded, _ = _loaded_tasks(tasks, tasks_dir)
     return {name: {
         "doc_hashes": {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
                                                       default=handle_non_serializable))
@@ -183,20 +162,10 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     model_path = _checked_dir(model_path, "config.json", "MC601", "model")
     if adapter_path is not None:
         adapter_path = _checked_dir(adapter_path, "adapter_config.json", "MC603", "adapter")
-    include, with_defaults = task_index_args(tasks, tasks_dir)
-    local, standard = split_task_names(tasks)
-    if not standard:
-        # Local tasks and a local model need no network; make sure nothing tries.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-
-    lm_eval, task_manager_cls, hflm_cls = _import_lm_eval()
-    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
-    loaded = _load_tasks(task_manager, local, standard, tasks_dir)
+    lm_eval, task_manager, loaded, local = _loaded_tasks(tasks, tasks_dir, offline=True)
     for task in loaded.values():
         if task.get_config("num_fewshot") is None:
             task.set_config(key="num_fewshot", value=0)
-
     selected = {name: select_doc_ids(len(task.eval_docs), order_seed=order_seed,
                                      offset=offset, limit=limit)
                 for name, task in loaded.items()}
@@ -204,11 +173,7 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     if not to_run:
         raise UserError("MC604", f"offset {offset} is past the last item of every task",
                         exit_code=2)
-
-    lm = hflm_cls(pretrained=str(model_path), peft=str(adapter_path) if adapter_path else None,
-                  batch_size=batch_size, device=device, dtype=dtype, trust_remote_code=False)
-    if not sys.stderr.isatty():
-        _quiet_progress(lm)  # CI logs: no progress bars redrawn into the log
+    lm = _model(model_path, adapter_path, batch_size, device, dtype)
     meter = _GenerationMeter(lm)
     # Always sorted ids: lm-eval maps the k-th selected doc back to samples[k].
     samples = None if selected[next(iter(to_run))] is None else {
@@ -216,12 +181,50 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     raw = lm_eval.simple_evaluate(model=lm, tasks=list(to_run.values()), samples=samples,
                                   bootstrap_iters=0, log_samples=True,
                                   task_manager=task_manager)
+    results = _results_header(lm_eval.__version__, model_path, adapter_path, model_fingerprint,
+                              order_seed, offset, limit)
+    for name, task in loaded.items():
+        logged = raw["samples"].get(name, []) if name in to_run else []
+        results["tasks"][name] = _task_result(task, "local" if name in local else "lm-eval",
+                                              logged, raw["results"].get(name, {}))
+    wall = time.perf_counter() - started
+    results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
+    write_results(results, out_path)
+    return results
 
-    results = {
+
+def _loaded_tasks(tasks: Sequence[str], tasks_dir: Path, offline: bool = False):
+    """lm-eval, a TaskManager that indexed only what ``tasks`` need, the loaded tasks by
+    name, and the local task names. With ``offline``, local-only runs are kept off the hub."""
+    include, with_defaults = task_index_args(tasks, tasks_dir)
+    local, standard = split_task_names(tasks)
+    if offline and not standard:
+        # Local tasks and a local model need no network; make sure nothing tries.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    lm_eval, task_manager_cls, _ = _import_lm_eval()
+    task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
+    return lm_eval, task_manager, _load_tasks(task_manager, local, standard, tasks_dir), local
+
+
+def _model(model_path: Path, adapter_path: Path | None, batch_size, device: str, dtype: str):
+    """lm-eval's Hugging Face model over the base weights and the optional adapter."""
+    _, _, hflm_cls = _import_lm_eval()
+    lm = hflm_cls(pretrained=str(model_path), peft=str(adapter_path) if adapter_path else None,
+                  batch_size=batch_size, device=device, dtype=dtype, trust_remote_code=False)
+    if not sys.stderr.isatty():
+        _quiet_progress(lm)  # CI logs: no progress bars redrawn into the log
+    return lm
+
+
+def _results_header(lm_eval_version: str, model_path: Path, adapter_path: Path | None,
+                    model_fingerprint: dict | None, order_seed: int | None, offset: int,
+                    limit: int | None) -> dict:
+    return {
         "format": RESULTS_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "modelcfg_version": __version__,
-        "lm_eval_version": lm_eval.__version__,
+        "lm_eval_version": lm_eval_version,
         "model": {
             "base": model_path.name,
             "adapter": adapter_path.name if adapter_path else None,
@@ -231,14 +234,6 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
         "tasks": {},
         "timing": {},
     }
-    for name, task in loaded.items():
-        logged = raw["samples"].get(name, []) if name in to_run else []
-        results["tasks"][name] = _task_result(task, "local" if name in local else "lm-eval",
-                                              logged, raw["results"].get(name, {}))
-    wall = time.perf_counter() - started
-    results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
-    write_results(results, out_path)
-    return results
 
 
 def _checked_dir(path: Path, marker: str, code: str, what: str) -> Path:
@@ -277,7 +272,7 @@ def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
                                                       "scores": {}})
         suffix = "" if sample["filter"] == "none" else f",{sample['filter']}"
         for metric in sample["metrics"]:
-            entry["scores"][metric + suffix] = _jsonable(sample[metric])
+            entry["scores"][metric + suffix] = score_value(sample[metric])
     doc_ids = sorted(per_doc)
     metrics = {}
     for key, value in reported.items():
@@ -285,7 +280,7 @@ def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
             continue
         name = _metric_name(key)
         scores = [per_doc[d]["scores"].get(name) for d in doc_ids]
-        metrics[name] = _metric_summary(scores, value)
+        metrics[name] = metric_summary(scores, value)
         metrics[name]["higher_is_better"] = task.higher_is_better().get(name.split(",")[0])
     version = task.get_config("metadata") or {}
     return {
@@ -296,40 +291,6 @@ def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
         "metrics": metrics,
         "samples": {str(d): per_doc[d] for d in doc_ids},
     }
-
-
-def _metric_summary(scores: list, reported: Any) -> dict:
-    if scores and all(_is_number(s) for s in scores):
-        mean, stderr = mean_and_stderr([float(s) for s in scores])
-        return {"value": mean, "stderr": stderr, "n": len(scores)}
-    # Not a mean of per-item numbers (F1, BLEU ...): keep lm-eval's figure; the gate
-    # bootstraps over items instead.
-    return {"value": reported if _is_number(reported) else None, "stderr": None,
-            "n": len(scores)}
-
-
-def _jsonable(value: Any) -> Any:
-    """Per-sample scores as plain JSON: numbers become floats, NaN becomes null (the gate
-    fails closed on it), anything else (F1/BLEU inputs) its JSON form."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        value = value.item()  # numpy scalar -> Python bool/int/float
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if _is_number(value):
-        return float(value)
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        # numpy scalars nested in tuples (lm-eval's (gold, pred) F1 items) stay numbers.
-        return json.loads(json.dumps(value, default=_plain))
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 def _quiet_progress(lm) -> None:
@@ -364,78 +325,3 @@ class _GenerationMeter:
                 "tokens_per_second": round(rate, 1) if rate else None}
 
 
-# ----------------------------------------------------------------------------- results files
-
-
-def write_results(results: dict, out_path: Path) -> None:
-    """Write a results file atomically (temp file + rename); NaN is refused."""
-    from modelcfg.core.atomic import write_text
-
-    write_text(Path(out_path), json.dumps(results, indent=1, allow_nan=False) + "\n")
-
-
-def load_results(path: Path) -> dict:
-    """Read a results file, checking its format marker."""
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise UserError("MC606", f"cannot read results file: {err}", path=str(path)) from err
-    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
-        raise UserError("MC606", f"not a {RESULTS_FORMAT} results file", path=str(path))
-    return results
-
-
-def merge_results(a: dict, b: dict) -> dict:
-    """Join the results of two batches of the same evaluation into one.
-
-    Refuses (MC607) results of different models, lm-eval versions, item orders, task versions
-    or task config hashes, and a doc_id present in both with a different doc_hash or score.
-    Metric values, stderr and n are recomputed from the joined per-sample scores.
-    """
-    for key, what in (("format", "format"), ("lm_eval_version", "lm-eval version")):
-        if a.get(key) != b.get(key):
-            raise UserError("MC607", f"cannot merge results: {what} differs "
-                            f"({a.get(key)!r} vs {b.get(key)!r})")
-    if a["model"] != b["model"]:
-        raise UserError("MC607", "cannot merge results of different models")
-    if a["selection"]["order_seed"] != b["selection"]["order_seed"]:
-        raise UserError("MC607", "cannot merge results taken in different item orders")
-    merged = json.loads(json.dumps(a))
-    merged["created"] = max(a["created"], b["created"])
-    merged["selection"]["batches"] = a["selection"]["batches"] + b["selection"]["batches"]
-    for name, task_b in b["tasks"].items():
-        task_a = merged["tasks"].get(name)
-        if task_a is None:
-            merged["tasks"][name] = json.loads(json.dumps(task_b))
-            continue
-        for key in ("version", "config_hash", "n_docs", "source"):
-            if task_a[key] != task_b[key]:
-                raise UserError("MC607", f"cannot merge results: task {name!r} {key} differs "
-                                f"({task_a[key]!r} vs {task_b[key]!r})")
-        for doc_id, sample in task_b["samples"].items():
-            mine = task_a["samples"].get(doc_id)
-            if mine is not None and mine != sample:
-                raise UserError("MC607", f"cannot merge results: task {name!r} doc {doc_id} "
-                                "differs between the two results")
-            task_a["samples"][doc_id] = sample
-        task_a["samples"] = dict(sorted(task_a["samples"].items(), key=lambda kv: int(kv[0])))
-        for metric in set(task_a["metrics"]) | set(task_b["metrics"]):
-            scores = [s["scores"].get(metric) for s in task_a["samples"].values()]
-            if not all(_is_number(s) for s in scores):
-                raise UserError("MC607", f"cannot merge results: metric {metric!r} of task "
-                                f"{name!r} is not a mean of per-item scores")
-            mean, stderr = mean_and_stderr([float(s) for s in scores])
-            summary = task_a["metrics"].get(metric) or task_b["metrics"][metric]
-            task_a["metrics"][metric] = {**summary, "value": mean, "stderr": stderr,
-                                         "n": len(scores)}
-    timing_a, timing_b = a["timing"], b["timing"]
-    seconds = timing_a["generation_seconds"] + timing_b["generation_seconds"]
-    tokens = timing_a["generated_tokens"] + timing_b["generated_tokens"]
-    merged["timing"] = {
-        "wall_seconds": round(timing_a["wall_seconds"] + timing_b["wall_seconds"], 3),
-        "generation_seconds": round(seconds, 3),
-        "generated_tokens": tokens,
-        "tokens_per_second": round(tokens / seconds, 1) if seconds > 0 and tokens else None,
-    }
-    return merged

@@ -12,13 +12,13 @@ import math
 from pathlib import Path
 
 from modelcfg.core.atomic import write_text
+from modelcfg.core.numbers import finite_or_none, is_finite
 
 ICON = {"pass": "PASS", "block": "BLOCK", "error": "ERROR"}
 
 
 def _num(value, fmt: str = "{:.3f}") -> str:
-    if not isinstance(value, (int, float)) or (isinstance(value, float)
-                                               and not math.isfinite(value)):
+    if not is_finite(value):
         return "–"
     return fmt.format(value)
 
@@ -178,19 +178,8 @@ def plot_history(series: dict, path: Path) -> bool:
     return True
 
 
-def json_safe(value):
-    """NaN/inf become null so gate.json is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def dumps(report: dict) -> str:
-    return json.dumps(json_safe(report), indent=2, sort_keys=True)
+    return json.dumps(finite_or_none(report), indent=2, sort_keys=True)
 
 
 def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str) -> None:

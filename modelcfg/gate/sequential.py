@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from modelcfg.core.numbers import mean_and_sd
 from modelcfg.gate.stats import (
     _check_alpha,
     _check_scores,
     _to_dict,
-    mean_and_sd,
     z_quantile,
 )
 

@@ -26,24 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
+from modelcfg.core.numbers import finite_or_none, mean_and_sd
+
 _N = NormalDist()
-
-
-def _finite_or_none(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _to_dict(obj) -> dict:
     """``asdict`` with non-finite floats as None, so the result is valid JSON."""
-    def clean(value):
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return _finite_or_none(value)
-    return clean(asdict(obj))
+    return finite_or_none(asdict(obj))
 
 
 def z_quantile(p: float) -> float:
@@ -68,21 +58,6 @@ def _check_scores(candidate: Sequence[float], baseline: Sequence[float]) -> None
 
 def _is_binary(scores: Sequence[float]) -> bool:
     return all(x == 0 or x == 1 for x in scores)
-
-
-def mean_and_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1 denominator; 0.0 sd for one value).
-
-    Two-pass with ``math.fsum`` so that constant inputs give exactly zero variance.
-    """
-    n = len(values)
-    if n == 0:
-        raise ValueError("no values")
-    mean = math.fsum(values) / n
-    if n == 1:
-        return mean, 0.0
-    var = math.fsum((x - mean) ** 2 for x in values) / (n - 1)
-    return mean, math.sqrt(var)
 
 
 # --------------------------------------------------------------------------- sample size
