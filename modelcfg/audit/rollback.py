@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelcfg.audit import landing
 from modelcfg.audit.baseline import baseline_sha256, read_baseline
-from modelcfg.audit.landing import (
-    PromoteResult,
-    actor_record,
-    cost_summary,
-    land,
-    ledger_files,
-    metrics_summary,
-    previous_of,
-    relevant_diff,
-)
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -35,7 +26,7 @@ def _adapter_name(repo: Path, adapter: str) -> str:
 
 def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "origin",
              branch: str | None = None, rationale: str | None = None, max_attempts: int = 5,
-             now: str | None = None) -> PromoteResult:
+             now: str | None = None) -> landing.PromoteResult:
     """Restore ``adapter``'s config file and baseline as they were at ``to_rev`` (read from
     git objects), through a new ledger entry (action ``rollback``) and a new commit.
 
@@ -56,7 +47,7 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
     except (OSError, PathProblem) as err:
         raise UserError("MC722", f"{rel} does not exist at {to_rev}: {err}") from err
     restored = {**old, "ledger": None}
-    who = actor_record(actor)
+    who = landing.actor_record(actor)
 
     def build(tree, attempt):
         current = read_baseline(tree, adapter)
@@ -67,19 +58,20 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
         same_config = tree.is_file(rel) and tree.read(rel) == config
         if current and baseline_sha256(current) == baseline_sha256(restored) and same_config \
                 and len(extra) == 1:
-            return PromoteResult("rollback", adapter, None, None, current, attempt,
-                                 already=True)
+            return landing.PromoteResult("rollback", adapter, None, None, current, attempt,
+                                         already=True)
         entry = {"action": "rollback", "adapter": adapter, "commit": old["commit"],
                  "to_rev": to_sha, "config_path": rel, "fingerprint": old["fingerprint"],
-                 "actor": who, "diff": relevant_diff(repo, tree.rev, to_sha, adapter),
+                 "actor": who, "diff": landing.relevant_diff(repo, tree.rev, to_sha, adapter),
                  "rationale": rationale or f"roll {adapter} back to its version at {to_rev}",
-                 "eval": metrics_summary(old), "cost": cost_summary(old), "verdict": "rollback",
-                 "baseline_sha256": baseline_sha256(restored), "previous": previous_of(current)}
-        files, entry, baseline = ledger_files(tree, adapter, restored, entry, now, extra)
+                 "eval": landing.metrics_summary(old), "cost": landing.cost_summary(old),
+                 "verdict": "rollback", "baseline_sha256": baseline_sha256(restored),
+                 "previous": landing.previous_of(current)}
+        files, entry, baseline = landing.ledger_files(tree, adapter, restored, entry, now, extra)
         message = (f"modelcfg: roll back {adapter} to {to_sha[:12]} "
                    f"({old['fingerprint'][:12]})\n\nLedger entry {entry['seq']} "
                    f"({entry['hash'][:12]}).\n")
-        return files, message, PromoteResult("rollback", adapter, None, entry, baseline,
-                                             attempt)
+        return files, message, landing.PromoteResult("rollback", adapter, None, entry,
+                                                     baseline, attempt)
 
-    return land(repo, remote, branch, build, max_attempts)
+    return landing.land(repo, remote, branch, build, max_attempts)

@@ -116,8 +116,9 @@ def _scalar(event, path: str):
     if tag not in _SCALAR_TAGS:
         if tag in (_TAG + "timestamp",) and event.tag is None:
             return event.value  # a date is just text here: no datetime objects in configs
-        raise _fail("MC105", f"tag {_show_tag(event.tag or tag)} is not allowed; configs are plain data "
-                    "(strings, numbers, booleans, null, lists, mappings)", path, event.start_mark)
+        raise _fail("MC105", f"tag {_show_tag(event.tag or tag)} is not allowed; configs are "
+                    "plain data (strings, numbers, booleans, null, lists, mappings)", path,
+                    event.start_mark)
     construct = _CONSTRUCT.get(tag)
     if construct is None:
         return event.value

@@ -33,7 +33,8 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 
 
 def schema_text(kind: str) -> str:
-    return resources.files("modelcfg.config").joinpath(f"schemas/{KINDS[kind]}.schema.json").read_text()
+    folder = resources.files("modelcfg.config").joinpath("schemas")
+    return folder.joinpath(f"{KINDS[kind]}.schema.json").read_text()
 
 
 @cache
@@ -48,20 +49,12 @@ def _validator(kind: str):
     return jsonschema.Draft202012Validator(schema(kind))
 
 
+_PY_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+             (list, "a list"), (dict, "a mapping"))
+
+
 def _type_of(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "null"
+    return next((name for kind, name in _PY_TYPES if isinstance(value, kind)), "null")
 
 
 def _field(path) -> str:
@@ -163,7 +156,8 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
 def _range_message(error) -> str:
     v, want, got = error.validator, error.validator_value, error.instance
     if v == "enum":
-        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{suggest(str(got), map(str, want))}"
+        choices = ", ".join(repr(w) for w in want)
+        return f"{got!r} is not one of {choices}{suggest(str(got), map(str, want))}"
     if v == "const":
         return f"must be {want!r}, not {got!r}"
     if v == "pattern":

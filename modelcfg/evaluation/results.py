@@ -41,8 +41,8 @@ def metric_summary(scores: list, reported: Any) -> dict:
 
 
 def score_value(value: Any) -> Any:
-    """Per-sample scores as plain JSON: numbers become floats, NaN and infinities become null (the gate
-    fails closed on it), anything else (F1/BLEU inputs) its JSON form."""
+    """Per-sample scores as plain JSON: numbers become floats, NaN and infinities become
+    null (the gate fails closed on it), anything else (F1/BLEU inputs) its JSON form."""
     if type(value).__module__ == "numpy" and hasattr(value, "item"):
         value = value.item()  # numpy scalar -> Python bool/int/float
     if isinstance(value, float) and not math.isfinite(value):

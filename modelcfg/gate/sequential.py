@@ -28,7 +28,7 @@ from functools import lru_cache
 from modelcfg.core.numbers import mean_and_sd
 from modelcfg.gate.stats import (
     _check_alpha,
-    _check_scores,
+    _check_pairs,
     _to_dict,
     z_quantile,
 )
@@ -423,7 +423,7 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
     order. ``n_available`` is how many items the suite has in all (default: as many as
     given); it fixes the look sizes, so it must not depend on the data.
     """
-    _check_scores(candidate, baseline)
+    _check_pairs(candidate, baseline, empty_ok=True)
     n_total = len(candidate) if n_available is None else n_available
     if n_total < len(candidate):
         raise ValueError(f"{len(candidate)} items given but n_available is {n_total}")

@@ -46,14 +46,20 @@ def _check_alpha(alpha: float, name: str = "alpha") -> None:
         raise ValueError(f"{name} must be in (0, 0.5), got {alpha!r}")
 
 
-def _check_scores(candidate: Sequence[float], baseline: Sequence[float]) -> None:
+def _check_pairs(candidate: Sequence, baseline: Sequence, *, finite: bool = True,
+                 empty_ok: bool = False) -> int:
+    """The number of pairs; ValueError for unaligned lists, no pairs (unless ``empty_ok``),
+    or (``finite``) a NaN or infinite score."""
     if len(candidate) != len(baseline):
         raise ValueError(
             f"candidate and baseline must be aligned: {len(candidate)} vs {len(baseline)} items")
-    for side, scores in (("candidate", candidate), ("baseline", baseline)):
+    for side, scores in ((("candidate", candidate), ("baseline", baseline)) if finite else ()):
         for i, x in enumerate(scores):
             if not math.isfinite(x):
                 raise ValueError(f"{side} score {i} is {x!r}; a NaN or infinite score blocks")
+    if not candidate and not empty_ok:
+        raise ValueError("no paired items to compare")
+    return len(candidate)
 
 
 def _is_binary(scores: Sequence[float]) -> bool:
@@ -148,13 +154,10 @@ def paired_test(candidate: Sequence[float], baseline: Sequence[float], *, margin
     * zero variance (every difference equal) -> se = 0; passes iff estimate > -margin,
       p-values are 0 or 1, ``items_needed`` is 2 (the least that estimates a variance).
     """
-    _check_scores(candidate, baseline)
+    n = _check_pairs(candidate, baseline)
     _check_alpha(alpha)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin!r}")
-    n = len(candidate)
-    if n == 0:
-        raise ValueError("no paired items to compare")
     sign = 1.0 if higher_is_better else -1.0
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
     c_mean = math.fsum(candidate) / n
@@ -407,15 +410,10 @@ def paired_bootstrap(candidate: Sequence, baseline: Sequence,
     same resampled indices go to both sides, which keeps the pairing (Dror et al. 2018).
     Deterministic for a given ``seed``. Fewer than two items never pass.
     """
-    if len(candidate) != len(baseline):
-        raise ValueError(
-            f"candidate and baseline must be aligned: {len(candidate)} vs {len(baseline)} items")
+    n = _check_pairs(candidate, baseline, finite=False)
     _check_alpha(alpha)
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters!r}")
-    n = len(candidate)
-    if n == 0:
-        raise ValueError("no paired items to compare")
     sign = 1.0 if higher_is_better else -1.0
     cand, base = list(candidate), list(baseline)
     est = sign * _checked(statistic(cand, base))
