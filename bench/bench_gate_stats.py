@@ -1,7 +1,7 @@
 """Simulate the merge gate's statistics: false-pass rate and items to a decision.
 
 Per-item binary scores, baseline accuracy 0.6, correlation 0.7 between candidate and
-baseline, margin 2 pt, one-sided alpha 0.05, power 0.8 (the DESIGN.md setting). For each true
+baseline, margin 2 pt, one-sided alpha 0.05, power 0.8 (the setting of docs/statistics.md). For each true
 difference Delta it reports how often the group-sequential gate passes and how many items it
 evaluates, next to the fixed-n test and the naive rule "pass if cand >= base - m" at the
 fixed n (2,226 items).

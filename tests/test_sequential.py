@@ -24,7 +24,7 @@ EQUAL5 = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 @pytest.fixture(scope="module")
 def gate():
-    """The DESIGN.md setting: m = 2 pt, alpha 0.05, power 0.8, K = 5."""
+    """The documented setting (docs/statistics.md): m = 2 pt, alpha 0.05, power 0.8, K = 5."""
     return design(alpha=0.05, power=0.8, looks=5, margin=0.02, sigma_d=SIGMA)
 
 

@@ -40,7 +40,7 @@ from modelcfg.core.hashing import canonical_json
 RETRAIN, REEVALUATE, NONE = "retrain", "re-evaluate", "none"
 _RANK = {NONE: 0, REEVALUATE: 1, RETRAIN: 2}
 TASKS_DIR = "evals/tasks"
-# Used when the base tree has no valid Contract: what judges a change, per DESIGN.md.
+# Used when the base tree has no valid Contract: what judges a change (docs/gate.md).
 DEFAULT_PROTECTED = ("evals/**", "configs/models/**", "modelcfg/**", ".github/**", ".ci/**",
                      "pyproject.toml", "constraints.txt", "CODEOWNERS", "**/CODEOWNERS")
 _ABSENT = object()

@@ -99,7 +99,7 @@ def sample_size_for_sd(sd_d: float, margin: float, alpha: float = 0.05,
 
 def sample_size(p_a: float, p_b: float, rho: float, alpha: float, power: float,
                 margin: float) -> int:
-    """Fixed-n sample size for paired binary scores (DESIGN.md).
+    """Fixed-n sample size for paired binary scores (docs/statistics.md, "Sample size").
 
     ``sample_size(0.6, 0.6, 0.7, 0.05, 0.8, 0.02) == 2226``.
     """

@@ -136,7 +136,7 @@ def build_tiny_model(out: Path) -> dict:
 
 
 class _torch_threads:
-    """Two threads fighting over two busy cores are slower than one (DESIGN.md)."""
+    """Two threads fighting over two busy cores are slower than one (measured)."""
 
     def __init__(self, n):
         self.n, self.old = n, None
