@@ -33,7 +33,8 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 
 
 def schema_text(kind: str) -> str:
-    return resources.files("modelcfg.config").joinpath(f"schemas/{KINDS[kind]}.schema.json").read_text()
+    path = f"schemas/{KINDS[kind]}.schema.json"
+    return resources.files("modelcfg.config").joinpath(path).read_text()
 
 
 @cache
@@ -163,7 +164,8 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
 def _range_message(error) -> str:
     v, want, got = error.validator, error.validator_value, error.instance
     if v == "enum":
-        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{suggest(str(got), map(str, want))}"
+        hint = suggest(str(got), map(str, want))
+        return f"{got!r} is not one of {', '.join(repr(w) for w in want)}{hint}"
     if v == "const":
         return f"must be {want!r}, not {got!r}"
     if v == "pattern":
@@ -214,11 +216,28 @@ def with_defaults(kind: str, data: dict) -> dict:
     return _fill(schema(kind), json.loads(json.dumps(data)))
 
 
+def with_defaults_at(kind: str, path: tuple[str, ...], data: dict) -> dict:
+    """:func:`with_defaults` for the block at ``path`` of a ``kind`` document (an Adapter's
+    ``("lora",)``, a Contract's ``("caps",)``), so one part can be built on its own with the
+    same defaults the whole document would get."""
+    node = schema(kind)
+    for key in path:
+        node = node["properties"][key]
+    return _fill(node, json.loads(json.dumps(data)))
+
+
 def _fill(node: dict, value):
+    """Defaults of ``node``'s properties, recursively; entries of a mapping whose values
+    share one schema (``additionalProperties``) are filled from that schema."""
     if isinstance(value, dict):
         for key, sub in node.get("properties", {}).items():
             if key not in value and "default" in sub:
                 value[key] = json.loads(json.dumps(sub["default"]))
             if key in value:
                 value[key] = _fill(sub, value[key])
+        shared = node.get("additionalProperties")
+        if isinstance(shared, dict):
+            for key in value:
+                if key not in node.get("properties", {}):
+                    value[key] = _fill(shared, value[key])
     return value
