@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from modelcfg.config.cost import exceeded
+from modelcfg.config.model import ResolvedAdapter
 from modelcfg.train.data import read_jsonl
 
 
-def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, caps: dict,
-            model_cache: str | Path | None = None) -> dict:
+def run_dpo(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
+            caps: dict, model_cache: str | Path | None = None) -> dict:
     import torch
     from datasets import Dataset
     from peft import get_peft_model
@@ -28,36 +29,38 @@ def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
     from modelcfg.train.base_model import count_parameters, load_base, lora_config
     from modelcfg.train.sft import _device_name, _peak_rss
 
-    adapter, t = resolved["adapter"], resolved["adapter"]["training"]
-    precision, seed = t.get("precision", "fp32"), t.get("seed", 0)
+    adapter, t = resolved.adapter, resolved.adapter.training
+    precision, seed = t.precision, t.seed
     cuda = torch.cuda.is_available()
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     torch.manual_seed(seed)
-    base, tokenizer = load_base(resolved["model"], root, precision, device, model_cache)
+    base, tokenizer = load_base(resolved.model, root, precision, device, model_cache)
     parameters = count_parameters(base)
     torch.manual_seed(seed)
-    model = get_peft_model(base, lora_config(adapter["lora"]))
-    records = [r for d in resolved["datasets"] for r in read_jsonl(d["abs_path"])]
+    model = get_peft_model(base, lora_config(adapter.lora))
+    records = [r for d in resolved.datasets for r in read_jsonl(d.abs_path)]
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in records])
 
-    length = {"max_steps": t["max_steps"]} if "max_steps" in t else {
-        "num_train_epochs": t["epochs"]}
-    warmup = ({"warmup_steps": t["warmup_steps"]} if "warmup_steps" in t
-              else {"warmup_ratio": t.get("warmup_ratio", 0.0)})
+    length = ({"max_steps": t.max_steps} if t.max_steps is not None
+              else {"num_train_epochs": t.epochs})
+    if t.warmup_steps is not None:
+        warmup = {"warmup_steps": t.warmup_steps}
+    else:
+        warmup = {} if t.warmup_ratio is None else {"warmup_ratio": t.warmup_ratio}
+    beta = {} if t.dpo_beta is None else {"beta": t.dpo_beta}  # else trl's default
+    saving = ({"save_strategy": "steps", "save_steps": t.checkpoint_every}
+              if t.checkpoint_every else {"save_strategy": "no"})
     args = DPOConfig(
-        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t["batch_size"],
-        gradient_accumulation_steps=t.get("gradient_accumulation_steps", 1),
-        learning_rate=t["learning_rate"], lr_scheduler_type=t.get("lr_scheduler", "linear"),
-        weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 1.0),
-        beta=t.get("dpo_beta", 0.1), max_length=t["max_seq_length"], seed=seed, data_seed=seed,
+        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler,
+        weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
+        max_length=t.max_seq_length, seed=seed, data_seed=seed,
         bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
-        save_strategy="steps" if t.get("checkpoint_every") else "no",
-        save_steps=t.get("checkpoint_every") or 500, save_total_limit=2,
-        logging_steps=1, report_to="none", disable_tqdm=True,
+        save_total_limit=2, logging_steps=1, report_to="none", disable_tqdm=True,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
-        gradient_checkpointing=False,
-        **length, **warmup)
+        gradient_checkpointing=False, **length, **warmup, **beta, **saving)
 
     state = {"loss": None, "over": False, "start": time.perf_counter()}
 
@@ -83,7 +86,7 @@ def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=data,
                          processing_class=tokenizer, callbacks=[Progress()])
     trainer.remove_callback(PrinterCallback)  # library code does not print; emit() reports
-    emit({"event": "start", "total_steps": t.get("max_steps"), "step": 0, "device": device,
+    emit({"event": "start", "total_steps": t.max_steps, "step": 0, "device": device,
           "processes": world})
     if cuda:
         torch.cuda.reset_peak_memory_stats()

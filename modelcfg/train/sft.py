@@ -11,7 +11,6 @@ wrapped in DDP; rank r takes its own slice of every global batch).
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import signal
@@ -19,25 +18,26 @@ import time
 from pathlib import Path
 
 from modelcfg.config.cost import exceeded
+from modelcfg.config.model import ResolvedAdapter
 from modelcfg.core.batching import collate, pack_examples
 from modelcfg.train.data import encode_records, epoch_order, read_jsonl
 
 FAULT_ENV = "MODELCFG_TEST_KILL_AFTER_STEP"  # tests only: SIGKILL self after this step
 
 
-def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, caps: dict,
-            model_cache: str | Path | None = None) -> dict:
+def run_sft(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
+            caps: dict, model_cache: str | Path | None = None) -> dict:
     import torch
     import torch.distributed as dist
     from transformers import get_scheduler
 
     from modelcfg.train.base_model import count_parameters, load_base, lora_config
 
-    adapter, model_cfg = resolved["adapter"], resolved["model"]
-    t = adapter["training"]
-    bs, accum = t["batch_size"], t.get("gradient_accumulation_steps", 1)
-    seed, max_len = t.get("seed", 0), t["max_seq_length"]
-    precision = t.get("precision", "fp32")
+    adapter, model_cfg = resolved.adapter, resolved.model
+    t = adapter.training
+    bs, accum = t.batch_size, t.gradient_accumulation_steps
+    seed, max_len = t.seed, t.max_seq_length
+    precision = t.precision
 
     # --- setup: processes, device, seeds ------------------------------------------------
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -58,24 +58,18 @@ def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
     base, tokenizer = load_base(model_cfg, root, precision, device, model_cache)
     parameters = count_parameters(base)
     torch.manual_seed(seed)  # adapter init must not depend on what loading consumed
-    model = get_peft_model(base, lora_config(adapter["lora"]))
-    records = [r for d in resolved["datasets"] for r in read_jsonl(d["abs_path"])]
+    model = get_peft_model(base, lora_config(adapter.lora))
+    records = [r for d in resolved.datasets for r in read_jsonl(d.abs_path)]
     examples = encode_records(tokenizer, records, max_len)
-    packed = bool(t.get("packing", False))
+    packed = t.packing
     rows = pack_examples(examples, max_len) if packed else examples
 
-    rows_per_step = bs * accum * world
-    if "max_steps" in t:
-        total_steps = t["max_steps"]
-    else:
-        total_steps = max(1, math.ceil(t["epochs"] * len(rows) / rows_per_step))
-    warmup = t.get("warmup_steps", math.ceil(t.get("warmup_ratio", 0.0) * total_steps))
-
+    total_steps = t.total_steps(len(rows), world)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=t["learning_rate"],
-                                  weight_decay=t.get("weight_decay", 0.0))
-    scheduler = get_scheduler(t.get("lr_scheduler", "linear"), optimizer,
-                              num_warmup_steps=warmup, num_training_steps=total_steps)
+    optimizer = torch.optim.AdamW(trainable, lr=t.learning_rate, weight_decay=t.weight_decay)
+    scheduler = get_scheduler(t.lr_scheduler, optimizer,
+                              num_warmup_steps=t.warmup_for(total_steps),
+                              num_training_steps=total_steps)
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and cuda else None
     train_model = model
@@ -103,7 +97,7 @@ def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
 
     # --- train loop ----------------------------------------------------------------------
     kill_after = int(os.environ.get(FAULT_ENV, "0"))
-    every = t.get("checkpoint_every")
+    every = t.checkpoint_every
     order = epoch_order(len(rows), seed, state["epoch"])
     status = "complete"
     model.train()
@@ -143,7 +137,7 @@ def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
             step_tokens += sum(len(r["input_ids"]) for r in mine)
         if scaler:
             scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(trainable, t.get("max_grad_norm", 1.0))
+        torch.nn.utils.clip_grad_norm_(trainable, t.max_grad_norm)
         if scaler:
             scaler.step(optimizer)
             scaler.update()
@@ -246,5 +240,6 @@ def save_checkpoint(run_dir: Path, model, optimizer, scheduler, position: dict, 
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted(p for p in (run_dir / "checkpoints").glob("step-*") if (p / "state.pt").is_file())
+    found = sorted(p for p in (run_dir / "checkpoints").glob("step-*")
+                   if (p / "state.pt").is_file())
     return found[-1] if found else None
