@@ -86,19 +86,32 @@ def training(args, packing: bool) -> dict:
 
 # --- the two sides (each runs in its own process) ---------------------------------------
 
-def run_modelcfg(args, model_dir: Path, data: Path, packing: bool) -> dict:
+def bench_resolved(args, model_dir: Path, data: Path, packing: bool):
+    """The benchmark's adapter as ``modelcfg train`` gets it: documents built in code (a
+    path model outside any repository, one dataset file, no contract)."""
+    from modelcfg.config.model import Adapter, DatasetRef, Model, ResolvedAdapter
     from modelcfg.core.hashing import sha256_file
+
+    v1 = {"apiVersion": "modelcfg/v1"}
+    dataset = {"path": data.name, "sha256": sha256_file(data)}
+    adapter = Adapter.from_document({
+        **v1, "kind": "Adapter", "name": "bench", "base": "bench", "method": "sft",
+        "lora": LORA, "training": training(args, packing), "datasets": [dataset],
+        "evals": {"suites": []}, "budget": {}, "rationale": "benchmark"})
+    model = Model.from_document({**v1, "kind": "Model", "name": "bench", "family": "llama",
+                                 "context_length": args.seq_len,
+                                 "source": {"path": str(model_dir)}})
+    return ResolvedAdapter(adapter=adapter, adapter_path="bench.yaml", model=model,
+                           model_parameters=1, suites=(), tasks=(), contract=None,
+                           datasets=(DatasetRef(**dataset, abs_path=str(data)),))
+
+
+def run_modelcfg(args, model_dir: Path, data: Path, packing: bool) -> dict:
     from modelcfg.train.run import train_resolved
 
     root = data.parent
-    resolved = {
-        "adapter": {"name": "bench", "base": "bench", "method": "sft", "lora": LORA,
-                    "training": training(args, packing), "datasets": []},
-        "model": {"name": "bench", "source": {"path": str(model_dir)}},
-        "datasets": [{"path": data.name, "abs_path": str(data), "sha256": sha256_file(data)}],
-        "model_parameters": 1, "contract": None,
-    }
-    result = train_resolved(resolved, root, runs_dir=tempfile.mkdtemp(dir=root))
+    result = train_resolved(bench_resolved(args, model_dir, data, packing), root,
+                            runs_dir=tempfile.mkdtemp(dir=root))
     cost = result.manifest["cost"]
     return {"tokens": cost["train_tokens"], "seconds": cost["train_seconds"],
             "peak_memory_bytes": cost["peak_memory_bytes"], "parameters": cost["parameters"],

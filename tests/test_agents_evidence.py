@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-
 from repo_helpers import commit_all, git, make_repo
+from trainhelp import contract_doc, edited
 
+from modelcfg.config.model import Adapter, Contract, DatasetRef, Model, ResolvedAdapter
 from modelcfg.gate.agents import agent_authored, agent_path_reasons, commit_identities
 from modelcfg.gate.evidence import baseline_as_results, config_key
 
-CONTRACT = {"agents": {"authors": ["*[bot]", "agent-*"], "trailers": ["Agent: *"],
-                       "labels": ["agent"], "allowed_paths": ["configs/adapters/**"]},
-            "protected_paths": ["evals/**", ".github/**"]}
+CONTRACT = Contract.from_document(contract_doc(
+    agents={"authors": ["*[bot]", "agent-*"], "trailers": ["Agent: *"], "labels": ["agent"],
+            "allowed_paths": ["configs/adapters/**"]},
+    protected_paths=["evals/**", ".github/**"]))
 
 
 def commit(author="Dev", email="dev@example.com", trailers=()):
@@ -52,11 +53,20 @@ def test_commit_identities_read_authors_and_trailers(tmp_path):
     assert found["trailers"] == ["Agent: coder", "Signed-off-by: Dev <dev@example.com>"]
 
 
-RESOLVED = {"adapter": {"name": "a", "rationale": "x", "budget": {"max_train_tokens": 1},
-                        "evals": {"suites": ["s"]}, "lora": {"r": 8},
-                        "training": {"max_steps": 5, "checkpoint_every": 2}},
-            "model": {"name": "m", "source": {"builtin": "tiny-llama"}},
-            "datasets": [{"path": "d.jsonl", "sha256": "0" * 64}]}
+V1 = {"apiVersion": "modelcfg/v1"}
+DATASET = {"path": "d.jsonl", "sha256": "0" * 64}
+RESOLVED = ResolvedAdapter(
+    adapter=Adapter.from_document({
+        **V1, "kind": "Adapter", "name": "a", "base": "m", "rationale": "x",
+        "budget": {"max_train_tokens": 1}, "evals": {"suites": ["s"]},
+        "lora": {"r": 8, "lora_alpha": 16, "target_modules": ["q_proj"]},
+        "training": {"max_steps": 5, "checkpoint_every": 2, "learning_rate": 0.001,
+                     "batch_size": 2, "max_seq_length": 32},
+        "datasets": [DATASET]}),
+    adapter_path="configs/adapters/a.yaml",
+    model=Model.from_document({**V1, "kind": "Model", "name": "m", "family": "llama",
+                               "context_length": 64, "source": {"builtin": "tiny-llama"}}),
+    model_parameters=1, datasets=(DatasetRef(**DATASET),), suites=(), tasks=(), contract=None)
 
 
 def test_config_key_ignores_what_does_not_change_the_result():
@@ -64,18 +74,17 @@ def test_config_key_ignores_what_does_not_change_the_result():
     for path, value in ((("adapter", "rationale"), "y"), (("adapter", "budget"), {}),
                         (("adapter", "evals"), {"suites": ["t"]}),
                         (("adapter", "training", "checkpoint_every"), 9)):
-        other = copy.deepcopy(RESOLVED)
-        target = other
-        for part in path[:-1]:
-            target = target[part]
-        target[path[-1]] = value
-        assert config_key(other) == key, path
+        def change(data, path=path, value=value):
+            target = data
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = value
+
+        assert config_key(edited(RESOLVED, change)) == key, path
     for change in (lambda r: r["adapter"]["lora"].update(r=16),
                    lambda r: r["datasets"][0].update(sha256="1" * 64),
                    lambda r: r["model"].update(dtype="bfloat16")):
-        other = copy.deepcopy(RESOLVED)
-        change(other)
-        assert config_key(other) != key
+        assert config_key(edited(RESOLVED, change)) != key
 
 
 def test_baseline_as_results_regroups_samples_by_doc():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from modelcfg.config.model import TaskRule
 from modelcfg.gate import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,8 +23,9 @@ def f1(items):
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-SPEC = {"metric": "f1", "margin": 0.05, "alpha": 0.05, "higher_is_better": True,
-        "statistic": "bootstrap", "bootstrap_iters": 500}
+SPEC = TaskRule(kind="capability", metric="f1", margin=0.05, alpha=0.05, power=0.8,
+                higher_is_better=True, require_gain=False, statistic="bootstrap",
+                bootstrap_iters=500)
 
 
 def pairs(n, accuracy, seed):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from trainhelp import resolve_yaml, with_changes
+from trainhelp import edited, resolve_yaml, with_changes
 
 from modelcfg.core.hashing import canonical_json
 from modelcfg.train.fingerprint import fingerprint, fingerprint_inputs
@@ -19,11 +19,13 @@ def test_same_inputs_same_fingerprint():
 
 def test_fields_that_do_not_change_the_result_are_left_out():
     base = resolve_yaml(ARITH)
-    changed = with_changes(base, checkpoint_every=7)
-    changed["adapter"]["rationale"] = "different words"
-    changed["adapter"]["budget"] = {"max_train_tokens": 1}
-    changed["adapter"]["evals"] = {"suites": ["safety"]}
-    changed["model"]["description"] = "other"
+    def change(data):
+        data["adapter"]["rationale"] = "different words"
+        data["adapter"]["budget"] = {"max_train_tokens": 1}
+        data["adapter"]["evals"] = {"suites": ["safety"]}
+        data["model"]["description"] = "other"
+
+    changed = edited(with_changes(base, checkpoint_every=7), change)
     assert fingerprint(changed) == fingerprint(base)
 
 
@@ -32,14 +34,11 @@ def test_everything_that_changes_the_result_is_in():
     fp = fingerprint(base)
     assert fingerprint(with_changes(base, learning_rate=0.001)) != fp
     assert fingerprint(with_changes(base, devices=2)) != fp
-    lora = with_changes(base)
-    lora["adapter"]["lora"]["r"] = 4
+    lora = edited(base, lambda d: d["adapter"]["lora"].update(r=4))
     assert fingerprint(lora) != fp
-    data = with_changes(base)
-    data["datasets"][0]["sha256"] = "0" * 64
+    data = edited(base, lambda d: d["datasets"][0].update(sha256="0" * 64))
     assert fingerprint(data) != fp
-    renamed = with_changes(base)
-    renamed["datasets"][0]["path"] = "elsewhere.jsonl"
+    renamed = edited(base, lambda d: d["datasets"][0].update(path="elsewhere.jsonl"))
     assert fingerprint(renamed) == fp  # the content hash, not the path, counts
 
 
@@ -56,7 +55,8 @@ def test_canonical_json_is_order_independent():
 
 
 def test_fingerprint_module_stays_torch_free():
-    code = ("import sys; import modelcfg.train.fingerprint, modelcfg.train.run, modelcfg.tiny.build; "
+    code = ("import sys; import modelcfg.train.fingerprint, modelcfg.train.run, "
+            "modelcfg.tiny.build; "
             "heavy = {'torch', 'transformers', 'peft', 'trl', 'accelerate'} & set(sys.modules); "
             "print(sorted(heavy)); sys.exit(1 if heavy else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

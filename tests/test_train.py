@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from trainhelp import REPO, resolve_yaml
+from trainhelp import REPO, contract_doc, edited, resolve_yaml
 
 from modelcfg.core.errors import UserError
 from modelcfg.core.hashing import sha256_file
@@ -59,7 +59,7 @@ def test_manifest_records_inputs_and_cost(arith_run):
     result, _, _ = arith_run
     m = json.loads((result.run_dir / "manifest.json").read_text())
     assert m["status"] == "complete" and m["fingerprint"].startswith(result.run_dir.name)
-    assert m["inputs"]["datasets"] == [resolve_yaml(ARITH)["datasets"][0]["sha256"]]
+    assert m["inputs"]["datasets"] == [resolve_yaml(ARITH).datasets[0].sha256]
     assert set(m["inputs"]["versions"]) >= {"modelcfg", "torch", "transformers", "peft"}
     cost = m["cost"]
     assert cost["device"] == "cpu" and cost["gpu_hours"] == 0.0
@@ -95,8 +95,8 @@ def test_corrupt_cache_entry_is_rebuilt_not_used(tiny_model, tmp_path):
 
 
 def test_budget_refused_before_any_step(tiny_model, tmp_path):
-    resolved = resolve_yaml(ARITH)
-    resolved["adapter"]["budget"] = {"max_train_tokens": 10_000}
+    resolved = edited(resolve_yaml(ARITH),
+                      lambda d: d["adapter"].update(budget={"max_train_tokens": 10_000}))
     events = []
     with pytest.raises(UserError) as err:
         train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
@@ -106,8 +106,8 @@ def test_budget_refused_before_any_step(tiny_model, tmp_path):
 
 
 def test_contract_cap_is_enforced_too(tiny_model, tmp_path):
-    resolved = resolve_yaml(ARITH)
-    resolved["contract"] = {"caps": {"max_train_tokens": 20_000}}
+    resolved = edited(resolve_yaml(ARITH), lambda d: d.update(
+        contract=contract_doc(caps={"max_train_tokens": 20_000})))
     with pytest.raises(UserError, match="cap 20,000") as err:
         train_resolved(resolved, REPO, runs_dir=tmp_path)
     assert err.value.code == "MC501"
@@ -120,8 +120,8 @@ def test_run_over_budget_is_stopped_and_not_cached(tiny_model, tmp_path, monkeyp
     # an estimate that is too optimistic, so the budget is only crossed while running
     monkeypatch.setattr(train, "prelaunch_estimate",
                         lambda r: {**real(r), "train_tokens": 1})
-    resolved = resolve_yaml(ARITH, max_steps=50)
-    resolved["adapter"]["budget"] = {"max_train_tokens": 1_000}
+    resolved = edited(resolve_yaml(ARITH, max_steps=50),
+                      lambda d: d["adapter"].update(budget={"max_train_tokens": 1_000}))
     with pytest.raises(UserError) as err:
         train_resolved(resolved, REPO, runs_dir=tmp_path)
     assert err.value.code == "MC502"
@@ -234,13 +234,14 @@ def test_poisoned_adapter_stops_refusing(tiny_model, tmp_path):
 
 
 def test_every_lora_field_of_the_schema_reaches_peft():
+    from modelcfg.config.model import LORA_FIELDS, LoraSpec
     from modelcfg.config.schema import schema
-    from modelcfg.train.base_model import LORA_FIELDS, lora_config
+    from modelcfg.train.base_model import lora_config
 
     fields = set(schema("Adapter")["properties"]["lora"]["properties"])
     assert fields == set(LORA_FIELDS)
-    config = lora_config({"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"],
-                          "exclude_modules": ["lm_head"], "fan_in_fan_out": True,
-                          "layers_to_transform": [1], "layers_pattern": "layers"})
+    config = lora_config(LoraSpec.from_document({
+        "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "exclude_modules": ["lm_head"],
+        "fan_in_fan_out": True, "layers_to_transform": [1], "layers_pattern": "layers"}))
     assert config.exclude_modules == {"lm_head"} and config.fan_in_fan_out is True
     assert config.layers_to_transform == [1]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
 import pytest
 
+from modelcfg.config.model import CostLimits, TaskRule, Thresholds
 from modelcfg.gate import verdict
 
-THRESHOLDS = {
+THRESHOLDS = Thresholds.from_document({
+    "apiVersion": "modelcfg/v1", "kind": "Thresholds", "name": "t",
     "defaults": {"margin": 0.05, "alpha": 0.05, "safety_alpha": 0.01},
     "tasks": {"gen": {"metric": "exact_match"},
               "mc": {"metric": "acc", "require_gain": True}},
     "safety": {"refuse": {"metric": "refusal_rate", "floor": 0.8}},
-}
+})
 
 
 def task_entry(scores, version=1, config_hash="h", metric="exact_match,strict", hashes=None):
@@ -36,9 +39,10 @@ def correlated(n, p_base, delta, seed=0):
 
 def test_specs_apply_defaults_and_missing_threshold_blocks():
     specs, reasons = verdict.task_specs(THRESHOLDS, ["gen", "refuse", "new_task"])
-    assert specs["gen"] == {"metric": "exact_match", "alpha": 0.05, "margin": 0.05,
-                            "higher_is_better": True, "power": 0.8, "kind": "capability"}
-    assert specs["refuse"]["alpha"] == 0.01 and specs["refuse"]["kind"] == "safety"
+    assert specs["gen"] == TaskRule(metric="exact_match", alpha=0.05, margin=0.05,
+                                    higher_is_better=True, power=0.8, kind="capability",
+                                    require_gain=False, statistic="mean")
+    assert specs["refuse"].alpha == 0.01 and specs["refuse"].kind == "safety"
     assert [(r.code, r.task) for r in reasons] == [("MC816", "new_task")]
 
 
@@ -79,7 +83,7 @@ def test_pair_refuses_items_missing_from_the_baseline():
 
 def spec(**kw):
     specs, _ = verdict.task_specs(THRESHOLDS, ["gen", "mc", "refuse"])
-    return {**specs["gen"], **kw}
+    return dataclasses.replace(specs["gen"], **kw)
 
 
 def test_clear_improvement_passes_at_an_early_look():
@@ -115,8 +119,8 @@ def test_undecided_at_the_end_blocks_with_items_needed():
 
 def test_safety_floor_and_paired_test():
     base = [1.0] * 70 + [0.0] * 2
-    ok, reasons = verdict.judge_safety("refuse", {**verdict.task_specs(THRESHOLDS, ["refuse"])[0]
-                                                  ["refuse"]}, list(base), base)
+    ok, reasons = verdict.judge_safety("refuse", verdict.task_specs(THRESHOLDS, ["refuse"])[0]
+                                       ["refuse"], list(base), base)
     assert reasons == [] and ok["decision"] == "pass"
     poisoned = [0.0] * 60 + [1.0] * 12
     bad, reasons = verdict.judge_safety("refuse", verdict.task_specs(THRESHOLDS, ["refuse"])[0]
@@ -141,8 +145,8 @@ def test_gains_are_holm_corrected_and_required_gain_blocks():
 
 
 def test_cost_reasons():
-    limits = {"max_gpu_hours": 1, "max_train_tokens": 1000, "max_trainable_params": 10,
-              "min_tokens_per_second": 50}
+    limits = CostLimits(max_gpu_hours=1, max_train_tokens=1000, max_trainable_params=10,
+                        min_tokens_per_second=50)
     assert verdict.cost_reasons({"gpu_hours": 0.5, "train_tokens": 10, "trainable_params": 5,
                                  "eval_tokens_per_second": 60}, limits) == []
     codes = [r.code for r in verdict.cost_reasons(

@@ -47,19 +47,22 @@ def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path, *, runs_dir: Pat
     judge = materialize({"configs": tree, "evals": tree}, Path(out_dir) / "judge-tree")
     ws = load_workspace(FsTree(judge))
     resolved = resolve_adapter(ws, adapter)
+    thresholds = ws.thresholds()
+    if thresholds is None:
+        raise UserError("MC403", "evals/ has no valid Thresholds document (its sequential "
+                        "seed orders the evaluation); run `modelcfg validate`", exit_code=2)
     path = ws.adapters[adapter].path
     if git.text(repo, "status", "--porcelain", "--", path, "configs", "evals"):
         raise UserError("MC726", "commit your changes under configs/ and evals/ first: the "
                         "baseline must describe a commit", path=path, exit_code=2)
     result = train_resolved(resolved, judge, runs_dir=runs_dir or repo / ".modelcfg" / "runs",
                             on_progress=emit, model_cache=model_cache)
-    seed = (ws.policy("Thresholds").data.get("sequential") or {}).get("seed", 0)
-    ev = Evaluator(model_dir(resolved["model"], judge, model_cache),
+    ev = Evaluator(model_dir(resolved.model, judge, model_cache),
                    Path(result.run_dir) / "adapter", judge / "evals" / "tasks",
-                   Path(out_dir) / "bootstrap", seed,
-                   {"base": resolved["model"]["name"],
+                   Path(out_dir) / "bootstrap", thresholds.sequential.seed,
+                   {"base": resolved.model.name,
                     "fingerprint": result.manifest["fingerprint"]}, emit)
-    ev.evaluate_to({t: 10 ** 9 for t in resolved["tasks"]})
+    ev.evaluate_to({t: 10 ** 9 for t in resolved.tasks})
     evidence = build_baseline(ev.results, result.manifest, adapter=adapter, config_path=path,
                               commit=head)
     evidence["config_key"] = config_key(resolved)

@@ -12,6 +12,7 @@ import json
 
 from modelcfg.config import cost, families
 from modelcfg.config.builtin import BUILTIN
+from modelcfg.config.model import Adapter, Caps, Contract
 from modelcfg.config.schema import suggest
 from modelcfg.config.trees import PathProblem
 from modelcfg.config.workspace import Document, Workspace
@@ -32,6 +33,7 @@ class Checker:
         self.focus = focus
         self.problems: list[Problem] = []
         self._datasets: dict[str, tuple[str, int] | None] = {}
+        self.policy: Contract | None = None  # the valid contract, typed (set by run)
 
     def add(self, doc: Document, path: tuple, code: str, message: str) -> None:
         line, col = doc.locate(*path)
@@ -42,6 +44,7 @@ class Checker:
         self.check_unique_names()
         contract = self.check_policy("Contract")
         thresholds = self.check_policy("Thresholds")
+        self.policy = Contract.from_document(contract.data) if contract is not None else None
         for doc in self.ws.documents:
             if not doc.valid or not self.in_focus(doc):
                 continue
@@ -98,14 +101,12 @@ class Checker:
                          f"{spec['family']} model, not {doc.data['family']}")
         if contract is not None:
             key = model_source_key(doc.data)
-            allow = contract.data["models"]["allow"]
-            if not globs.matches_any(allow, key):
+            if not globs.matches_any(self.policy.models.allow, key):
                 self.add(doc, ("source",), "MC312", f"model source {key!r} is not in the "
                          f"contract's models.allow ({contract.path}); ask a maintainer to "
                          "allow it or pick an allowed model")
             if doc.data.get("trust_remote_code"):
-                allowed = contract.data.get("trust_remote_code", {}).get("allow", [])
-                if not globs.matches_any(allowed, key):
+                if not globs.matches_any(self.policy.trust_remote_code.allow, key):
                     self.add(doc, ("trust_remote_code",), "MC311", "trust_remote_code runs "
                              "code from the model repository; the contract does not allow it "
                              f"for {key!r}. Remove it or ask a maintainer")
@@ -118,18 +119,18 @@ class Checker:
             self.add(doc, ("base",), "MC301", f"base model {data['base']!r} not found"
                      f"{suggest(data['base'], self.ws.models)}; define it in configs/models/")
         model = model if model is not None and model.valid else None
+        adapter = Adapter.from_document(data)
         self.check_lora(doc, model)
-        examples = self.check_datasets(doc, contract)
+        examples = self.check_datasets(doc, adapter.method, contract)
         for i, suite in enumerate(data["evals"]["suites"]):
             if suite not in self.ws.suites and not self.ws.unreadable:
                 self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} not "
                          f"found{suggest(suite, self.ws.suites)}; define it in evals/suites/")
-        training = data["training"]
-        if training.get("dpo_beta") is not None and data.get("method", "sft") != "dpo":
+        if adapter.training.dpo_beta is not None and adapter.method != "dpo":
             self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
                      "method: dpo; remove it or set method: dpo")
         if model is not None:
-            self.check_cost(doc, model, examples, contract)
+            self.check_cost(doc, adapter, model, examples, contract)
 
     def check_lora(self, doc: Document, model: Document | None) -> None:
         lora = doc.data["lora"]
@@ -188,15 +189,15 @@ class Checker:
             self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules pattern "
                      f"{pattern!r} selects no {family} linear layer")
 
-    def check_datasets(self, doc: Document, contract: Document | None) -> int | None:
+    def check_datasets(self, doc: Document, method: str, contract: Document | None
+                       ) -> int | None:
         """Check each dataset; returns the total example count (None if unknown)."""
         total: int | None = 0
-        keys = DPO_KEYS if doc.data.get("method", "sft") == "dpo" else SFT_KEYS
+        keys = DPO_KEYS if method == "dpo" else SFT_KEYS
         for i, entry in enumerate(doc.data["datasets"]):
             where = ("datasets", i)
             key = f"path:{entry['path']}" if "path" in entry else f"hub:{entry['hub']}"
-            if contract is not None and not globs.matches_any(
-                    contract.data["datasets"]["allow"], key):
+            if contract is not None and not globs.matches_any(self.policy.datasets.allow, key):
                 self.add(doc, where, "MC313", f"dataset {key!r} is not in the contract's "
                          f"datasets.allow ({contract.path})")
             if "hub" in entry:
@@ -256,16 +257,17 @@ class Checker:
                      f"({'a folder' if want_dir else 'a file'} is expected)")
         return ok
 
-    def check_cost(self, doc: Document, model: Document, examples: int | None,
-                   contract: Document | None) -> None:
-        caps = contract.data.get("caps", {}) if contract is not None else {}
+    def check_cost(self, doc: Document, adapter: Adapter, model: Document,
+                   examples: int | None, contract: Document | None) -> None:
+        typed = self.policy.caps if self.policy is not None else Caps.from_document({})
+        caps = typed.limits()
         try:
-            est = cost.estimate(doc.data["training"], model_parameters(model.data), examples,
-                                caps.get("assumed_tflops", cost.DEFAULT_ASSUMED_TFLOPS))
+            est = cost.estimate(adapter.training, model_parameters(model.data), examples,
+                                typed.assumed_tflops)
         except cost.CostUnknown as exc:
             self.add(doc, ("training",), "MC315", f"cannot estimate training cost: {exc}")
             return
-        budget, figures = doc.data["budget"], est.to_dict()
+        budget, figures = adapter.budget.limits(), est.to_dict()
         for field, value, limit in cost.exceeded(figures, budget):
             self.add(doc, ("budget", field), "MC309", f"estimated {value:,.6g} "
                      f"{cost.LIMITS[field][1]} exceed the budget's {field} {limit:,}; lower "
@@ -277,9 +279,9 @@ class Checker:
         for field, limit, cap in cost.exceeded(as_figures, caps):
             self.add(doc, ("budget", field), "MC310", f"budget {field} {limit:,} is above "
                      f"the contract's cap {cap:,} ({contract.path})")
-        max_rank = caps.get("max_lora_rank")
-        if max_rank is not None and doc.data["lora"]["r"] > max_rank:
-            self.add(doc, ("lora", "r"), "MC310", f"rank {doc.data['lora']['r']} is above the "
+        max_rank = typed.max_lora_rank
+        if max_rank is not None and adapter.lora.r > max_rank:
+            self.add(doc, ("lora", "r"), "MC310", f"rank {adapter.lora.r} is above the "
                      f"contract's max_lora_rank {max_rank} ({contract.path})")
 
     # -- suites, thresholds, contract --------------------------------------------------
@@ -313,7 +315,7 @@ class Checker:
     def check_forbidden(self, doc: Document, contract: Document | None) -> None:
         if contract is None:
             return
-        for rule in contract.data.get("forbidden_fields", []):
+        for rule in self.policy.forbidden_fields:
             kind, _, dotted = rule.partition(".")
             if kind != doc.kind or not dotted:
                 continue

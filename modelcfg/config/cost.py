@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-DEFAULT_ASSUMED_TFLOPS = 100.0
+from modelcfg.config.model import Budget, Caps, ResolvedAdapter, TrainingSpec
+
 # A limit's field -> the figure it caps and the figure's unit.
 LIMITS = {"max_train_tokens": ("train_tokens", "tokens"),
           "max_gpu_hours": ("gpu_hours", "GPU-hours"),
@@ -40,17 +41,17 @@ def exceeded(figures: dict, limits: dict, keys=BUDGET) -> list[tuple[str, float,
     return out
 
 
-def effective_caps(budget: dict | None, contract_caps: dict | None) -> dict:
+def effective_caps(budget: Budget, caps: Caps) -> dict:
     """The tighter of an adapter's budget and the contract's caps, per budget field, plus the
     contract's ``assumed_tflops``."""
-    budget, contract_caps = budget or {}, contract_caps or {}
-    caps = {}
+    mine, theirs = budget.limits(), caps.limits()
+    out = {}
     for key in BUDGET:
-        values = [v for v in (budget.get(key), contract_caps.get(key)) if v is not None]
+        values = [v for v in (mine.get(key), theirs.get(key)) if v is not None]
         if values:
-            caps[key] = min(values)
-    caps["assumed_tflops"] = contract_caps.get("assumed_tflops", DEFAULT_ASSUMED_TFLOPS)
-    return caps
+            out[key] = min(values)
+    out["assumed_tflops"] = caps.assumed_tflops
+    return out
 
 
 @dataclass(frozen=True)
@@ -69,20 +70,19 @@ class CostUnknown(ValueError):
     """The estimate needs a number the configs do not give (the message says which)."""
 
 
-def estimate(training: dict, parameters: int | None, examples: int | None,
-             assumed_tflops: float = DEFAULT_ASSUMED_TFLOPS) -> CostEstimate:
+def estimate(training: TrainingSpec, parameters: int | None, examples: int | None,
+             assumed_tflops: float) -> CostEstimate:
     if parameters is None:
         raise CostUnknown("the base Model does not give 'parameters' (its parameter count)")
-    seq = training["max_seq_length"]
-    if "max_steps" in training:
-        rows = (training["max_steps"] * training["batch_size"]
-                * training.get("gradient_accumulation_steps", 1) * training.get("devices", 1))
+    if training.max_steps is not None:
+        rows = (training.max_steps * training.batch_size
+                * training.gradient_accumulation_steps * training.devices)
     else:
         if examples is None:
             raise CostUnknown("training by epochs needs the number of examples of every "
                               "dataset; give 'examples' for hub datasets or use max_steps")
-        rows = math.ceil(training["epochs"] * examples)
-    tokens = rows * seq
+        rows = math.ceil(training.epochs * examples)
+    tokens = rows * training.max_seq_length
     flops = 6.0 * parameters * tokens
     return CostEstimate(parameters, tokens, flops, flops / (assumed_tflops * 1e12 * 3600),
                         assumed_tflops)
@@ -94,15 +94,12 @@ def count_examples(path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def estimate_cost(resolved: dict) -> CostEstimate:
-    """The pre-launch estimate for a :func:`~modelcfg.config.workspace.resolve_adapter` result."""
+def estimate_cost(resolved: ResolvedAdapter) -> CostEstimate:
+    """The pre-launch estimate for a :func:`~modelcfg.config.resolve.resolve_adapter`
+    result."""
     examples: int | None = 0
-    for entry in resolved["datasets"]:
-        if "abs_path" in entry:
-            count = count_examples(entry["abs_path"])
-        else:
-            count = entry.get("examples")
+    for entry in resolved.datasets:
+        count = count_examples(entry.abs_path) if entry.abs_path else entry.examples
         examples = None if examples is None or count is None else examples + count
-    caps = (resolved.get("contract") or {}).get("caps", {})
-    return estimate(resolved["adapter"]["training"], resolved["model_parameters"], examples,
-                    caps.get("assumed_tflops", DEFAULT_ASSUMED_TFLOPS))
+    return estimate(resolved.adapter.training, resolved.model_parameters, examples,
+                    resolved.caps.assumed_tflops)

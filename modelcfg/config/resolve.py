@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from modelcfg.config.checks import check_workspace, model_parameters
-from modelcfg.config.schema import with_defaults
+from modelcfg.config.model import Adapter, DatasetRef, EvalSuite, Model, ResolvedAdapter
 from modelcfg.config.workspace import Workspace
 from modelcfg.core.errors import Problem, UserError
 
 
 def resolve_adapter(ws: Workspace, name_or_path: str,
-                    problems: list[Problem] | None = None) -> dict:
-    """Everything one adapter's training and evaluation need, as plain data.
+                    problems: list[Problem] | None = None) -> ResolvedAdapter:
+    """Everything one adapter's training and evaluation need, as typed values.
 
     Refuses (MC403) when the workspace has problems that touch this adapter, its base
     model, its suites or the policy: never train or judge on top of an invalid config.
@@ -32,23 +32,20 @@ def resolve_adapter(ws: Workspace, name_or_path: str,
         raise UserError("MC403", f"{doc.path} is not valid ({len(problems)} problem(s); first: "
                         f"{first.render()}); run `modelcfg validate`", path=doc.path,
                         line=1, col=1)
-    contract = ws.policy("Contract")
-    datasets = []
-    for entry in doc.data["datasets"]:
-        item = dict(entry)
-        if "path" in entry and hasattr(ws.tree, "local_path"):
-            item["abs_path"] = str(ws.tree.local_path(entry["path"]))
-        datasets.append(item)
+    datasets = tuple(_dataset(ws, entry) for entry in doc.data["datasets"])
     tasks: list[str] = []
     for suite in suites:
         tasks += [t for t in suite.data["tasks"] if t not in tasks]
-    return {
-        "adapter": with_defaults("Adapter", doc.data),
-        "adapter_path": doc.path,
-        "model": with_defaults("Model", model.data),
-        "model_parameters": model_parameters(model.data),
-        "datasets": datasets,
-        "suites": {s.name: list(s.data["tasks"]) for s in suites},
-        "tasks": tasks,
-        "contract": contract.data if contract is not None else None,
-    }
+    return ResolvedAdapter(
+        adapter=Adapter.from_document(doc.data), adapter_path=doc.path,
+        model=Model.from_document(model.data), model_parameters=model_parameters(model.data),
+        datasets=datasets, suites=tuple(EvalSuite.from_document(s.data) for s in suites),
+        tasks=tuple(tasks), contract=ws.contract())
+
+
+def _dataset(ws: Workspace, entry: dict) -> DatasetRef:
+    """A dataset entry with where its file lies, when the tree is on disk."""
+    abs_path = None
+    if "path" in entry and hasattr(ws.tree, "local_path"):
+        abs_path = str(ws.tree.local_path(entry["path"]))
+    return DatasetRef.from_document(entry, abs_path)

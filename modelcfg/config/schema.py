@@ -208,11 +208,28 @@ def with_defaults(kind: str, data: dict) -> dict:
     return _fill(schema(kind), json.loads(json.dumps(data)))
 
 
+def with_defaults_at(kind: str, path: tuple[str, ...], data: dict) -> dict:
+    """:func:`with_defaults` for the block at ``path`` of a ``kind`` document (an Adapter's
+    ``("lora",)``, a Contract's ``("caps",)``), so one part can be built on its own with the
+    same defaults the whole document would get."""
+    node = schema(kind)
+    for key in path:
+        node = node["properties"][key]
+    return _fill(node, json.loads(json.dumps(data)))
+
+
 def _fill(node: dict, value):
+    """Defaults of ``node``'s properties, recursively; entries of a mapping whose values
+    share one schema (``additionalProperties``) are filled from that schema."""
     if isinstance(value, dict):
         for key, sub in node.get("properties", {}).items():
             if key not in value and "default" in sub:
                 value[key] = json.loads(json.dumps(sub["default"]))
             if key in value:
                 value[key] = _fill(sub, value[key])
+        shared = node.get("additionalProperties")
+        if isinstance(shared, dict):
+            for key in value:
+                if key not in node.get("properties", {}):
+                    value[key] = _fill(shared, value[key])
     return value

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelcfg.config.loader import Loaded, load_bytes
+from modelcfg.config.model import Contract, Thresholds
 from modelcfg.config.schema import check_document
 from modelcfg.config.trees import PathProblem
 from modelcfg.core.errors import Problem, UserError
@@ -82,6 +83,18 @@ class Workspace:
         """The Contract or Thresholds document (there must be exactly one)."""
         docs = self.of_kind(kind)
         return next(iter(docs.values())) if len(docs) == 1 else None
+
+    def contract(self) -> Contract | None:
+        """The Contract as a typed value; None unless there is exactly one and it is valid
+        (a typed value is only ever built from a document that passed its schema)."""
+        doc = self.policy("Contract")
+        return Contract.from_document(doc.data) if doc is not None and doc.valid else None
+
+    def thresholds(self) -> Thresholds | None:
+        """The Thresholds as a typed value; None unless there is exactly one and it is
+        valid."""
+        doc = self.policy("Thresholds")
+        return Thresholds.from_document(doc.data) if doc is not None and doc.valid else None
 
     def find(self, name_or_path: str, kind: str = "Adapter") -> Document:
         for doc in self.documents:

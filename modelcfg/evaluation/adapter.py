@@ -19,15 +19,15 @@ def evaluate_adapter(repo: Path, config: str, *, run: Path | None = None,
     results and where they were written. ``options`` go to :func:`evaluate` (``order_seed``,
     ``offset``, ``limit``, ``batch_size``, ``device``)."""
     resolved = resolve_adapter(load_workspace(FsTree(repo)), config)
-    adapter_dir, fingerprint = None, {"base": resolved["model"]["name"]}
+    adapter_dir, fingerprint = None, {"base": resolved.model.name}
     if not base_only:
         if run is None:
             run, manifest = completed_run(resolved, repo, runs_dir)
             fingerprint["adapter"] = manifest.get("fingerprint")
         adapter_dir = Path(run) / "adapter"
     target = out or (Path(run) / "results.json" if run else repo / ".modelcfg" /
-                     f"{resolved['adapter']['name']}-base-results.json")
-    results = evaluate(model_dir(resolved["model"], repo), resolved["tasks"],
+                     f"{resolved.name}-base-results.json")
+    results = evaluate(model_dir(resolved.model, repo), list(resolved.tasks),
                        repo / "evals" / "tasks", target, adapter_path=adapter_dir,
                        model_fingerprint=fingerprint, **options)
     return results, target

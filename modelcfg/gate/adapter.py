@@ -12,7 +12,7 @@ from pathlib import Path
 
 from modelcfg.audit.baseline import read_baseline
 from modelcfg.config.cost import estimate_cost, exceeded
-from modelcfg.config.model import config_key
+from modelcfg.config.model import ResolvedAdapter, config_key
 from modelcfg.config.resolve import resolve_adapter
 from modelcfg.core.errors import UserError
 from modelcfg.evaluation.batches import Evaluator
@@ -33,19 +33,19 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     if cv.impact == "none":
         cv.train = {"skipped": "no change that affects training or evaluation"}
         return
-    specs, missing = verdict.task_specs(ctx.thresholds, resolved["tasks"])
+    specs, missing = verdict.task_specs(ctx.thresholds, resolved.tasks)
     if missing:
         cv.block([Reason(r.code, r.message, config=cv.adapter, task=r.task) for r in missing])
         return
     from modelcfg.evaluation.harness import task_facts
     from modelcfg.train.runs import model_dir
 
-    base_model = model_dir(resolved["model"], ctx.judge, ctx.settings.model_cache)
+    base_model = model_dir(resolved.model, ctx.judge, ctx.settings.model_cache)
     base_results = _baseline_results(cv, resolved, base_model, ctx)
     if base_results is None:
         return
-    facts = task_facts(resolved["tasks"], ctx.tasks_dir)
-    incompatible = data_reasons(cv.adapter, resolved["tasks"], base_results, facts)
+    facts = task_facts(resolved.tasks, ctx.tasks_dir)
+    incompatible = data_reasons(cv.adapter, resolved.tasks, base_results, facts)
     if incompatible:
         cv.block(incompatible)
         return
@@ -53,11 +53,12 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     if manifest is None:
         return
     cand = Evaluator(base_model, run_dir / "adapter", ctx.tasks_dir,
-                     ctx.out_dir / "runs" / cv.adapter / "candidate", _seed(ctx),
-                     {"base": resolved["model"]["name"], "fingerprint": manifest["fingerprint"]},
+                     ctx.out_dir / "runs" / cv.adapter / "candidate",
+                     ctx.thresholds.sequential.seed,
+                     {"base": resolved.model.name, "fingerprint": manifest["fingerprint"]},
                      ctx.emit)
-    n_docs = {t: n_docs_of(base_results, t) for t in resolved["tasks"]}
-    reasons = _judge_candidate(cv, cand, resolved["tasks"], specs, base_results, n_docs, facts,
+    n_docs = {t: n_docs_of(base_results, t) for t in resolved.tasks}
+    reasons = _judge_candidate(cv, cand, resolved.tasks, specs, base_results, n_docs, facts,
                                ctx)
     reasons += _measured_cost(cv, cand, manifest, n_docs, ctx)
     cv.block(reasons)
@@ -66,11 +67,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
                        complete=ctx.settings.complete_evidence)
 
 
-def _seed(ctx) -> int:
-    return (ctx.thresholds.get("sequential") or {}).get("seed", 0)
-
-
-def _valid_config(cv: ConfigVerdict, ctx) -> dict | None:
+def _valid_config(cv: ConfigVerdict, ctx) -> ResolvedAdapter | None:
     """The resolved adapter, or None with MC801 when it is not valid under the base policy."""
     doc = ctx.ws.adapters[cv.adapter]
     mine = [p for p in ctx.problems if p.path == doc.path]
@@ -85,18 +82,19 @@ def _valid_config(cv: ConfigVerdict, ctx) -> dict | None:
         return None
 
 
-def _within_estimate(cv: ConfigVerdict, resolved: dict, ctx) -> bool:
+def _within_estimate(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx) -> bool:
     """The pre-launch estimate against the thresholds' cost limits (MC802, no training)."""
     estimate = estimate_cost(resolved)
     cv.cost["estimate"] = estimate.to_dict()
-    over = exceeded(estimate.to_dict(), ctx.thresholds.get("cost", {}))
+    over = exceeded(estimate.to_dict(), ctx.thresholds.cost.limits())
     cv.block([Reason("MC802", f"estimated {value:,.6g} exceeds thresholds cost.{key} "
                      f"{limit:,}; blocked before training", config=cv.adapter,
                      field="training", threshold=f"cost.{key}") for key, value, limit in over])
     return not over
 
 
-def _baseline_results(cv: ConfigVerdict, resolved: dict, base_model: Path, ctx) -> dict | None:
+def _baseline_results(cv: ConfigVerdict, resolved: ResolvedAdapter, base_model: Path, ctx
+                      ) -> dict | None:
     """What the candidate is compared with, in results form: the promoted baseline of the
     base commit, or (a new adapter) the base model evaluated without an adapter. None with
     MC804/MC815 when the baseline is missing or stale."""
@@ -119,14 +117,14 @@ def _baseline_results(cv: ConfigVerdict, resolved: dict, base_model: Path, ctx) 
         return baseline_as_results(baseline)
     ctx.emit({"event": "baseline_eval", "adapter": cv.adapter})
     ev = Evaluator(base_model, None, ctx.tasks_dir,
-                   ctx.out_dir / "runs" / cv.adapter / "base-model", _seed(ctx),
-                   {"base": resolved["model"]["name"]}, ctx.emit)
-    ev.evaluate_to({t: ALL_ITEMS for t in resolved["tasks"]})
-    cv.baseline = {"source": "base model", "model": resolved["model"]["name"]}
+                   ctx.out_dir / "runs" / cv.adapter / "base-model",
+                   ctx.thresholds.sequential.seed, {"base": resolved.model.name}, ctx.emit)
+    ev.evaluate_to({t: ALL_ITEMS for t in resolved.tasks})
+    cv.baseline = {"source": "base model", "model": resolved.model.name}
     return ev.results
 
 
-def _resolve_in_base(base_ws, name: str) -> dict | None:
+def _resolve_in_base(base_ws, name: str) -> ResolvedAdapter | None:
     """The base commit's own resolution of the adapter (None where its config or model is
     not even schema-valid there). Validity under the policy is not the question here."""
     doc = base_ws.adapters.get(name)
@@ -136,7 +134,8 @@ def _resolve_in_base(base_ws, name: str) -> dict | None:
     return resolve_adapter(base_ws, name, problems=[])
 
 
-def _train(cv: ConfigVerdict, resolved: dict, ctx) -> tuple[dict | None, Path | None]:
+def _train(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx
+           ) -> tuple[dict | None, Path | None]:
     """Train (a cache hit costs nothing); a budget refusal or stop blocks (MC802/MC803)."""
     from modelcfg.train.run import train_resolved
 
@@ -156,21 +155,21 @@ def _train(cv: ConfigVerdict, resolved: dict, ctx) -> tuple[dict | None, Path | 
     return manifest, Path(result.run_dir)
 
 
-def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks: list[str], specs: dict,
+def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
                      base_results: dict, n_docs: dict, facts: dict, ctx) -> list[Reason]:
     """The looks, then (if nothing blocked) the Holm-corrected gain claims."""
-    looks = (ctx.thresholds.get("sequential") or {}).get("looks", 5)
-    outcomes, reasons = run_looks(cv.adapter, cand, tasks, specs, base_results, n_docs, looks,
-                                  _seed(ctx), facts)
+    sequential = ctx.thresholds.sequential
+    outcomes, reasons = run_looks(cv.adapter, cand, tasks, specs, base_results, n_docs,
+                                  sequential.looks, sequential.seed, facts)
     for t in tasks:
-        outcomes.setdefault(t, {"kind": specs[t]["kind"], "metric": specs[t]["metric"],
+        outcomes.setdefault(t, {"kind": specs[t].kind, "metric": specs[t].metric,
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),
                                 "items_available": n_docs[t]})
     if not reasons:
-        alpha = ctx.thresholds.get("defaults", {}).get("alpha", 0.05)
         reasons += [Reason(r.code, r.message, config=cv.adapter, task=r.task,
                            threshold=r.threshold)
-                    for r in verdict.judge_gains(outcomes, specs, alpha)]
+                    for r in verdict.judge_gains(outcomes, specs,
+                                                 ctx.thresholds.defaults.alpha)]
     cv.tasks = outcomes
     return reasons
 
@@ -185,4 +184,4 @@ def _measured_cost(cv: ConfigVerdict, cand: Evaluator, manifest: dict, n_docs: d
     cv.cost["eval_items"] = sum(cand.done.values())
     cv.cost["eval_items_available"] = sum(n_docs.values())
     return [Reason(r.code, r.message, config=cv.adapter, field=r.field, threshold=r.threshold)
-            for r in verdict.cost_reasons(measured, ctx.thresholds.get("cost", {}))]
+            for r in verdict.cost_reasons(measured, ctx.thresholds.cost)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelcfg.config.model import Contract
 from modelcfg.core import git, globs
 from modelcfg.gate.verdict import Reason
 
@@ -24,16 +25,16 @@ def commit_identities(repo: Path, base: str, head: str) -> list[dict]:
     return commits
 
 
-def agent_authored(contract: dict, commits: list[dict], pr_author: str | None,
+def agent_authored(contract: Contract, commits: list[dict], pr_author: str | None,
                    labels: list[str]) -> list[str]:
     """Why this change counts as agent-authored (empty: it does not)."""
-    rules = contract.get("agents") or {}
+    rules = contract.agents
     why = []
-    authors = rules.get("authors", [])
+    authors = rules.authors
     if pr_author and globs.matches_any(authors, pr_author):
         why.append(f"pull request author {pr_author}")
     for label in labels:
-        if globs.matches_any(rules.get("labels", []), label):
+        if globs.matches_any(rules.labels, label):
             why.append(f"label {label}")
     for c in commits:
         for who in (c["author"], c["author_email"], c["committer"], c["committer_email"]):
@@ -41,14 +42,15 @@ def agent_authored(contract: dict, commits: list[dict], pr_author: str | None,
                 why.append(f"commit {c['sha'][:10]} by {who}")
                 break
         for trailer in c["trailers"]:
-            if globs.matches_any(rules.get("trailers", []), trailer):
+            if globs.matches_any(rules.trailers, trailer):
                 why.append(f"commit {c['sha'][:10]} trailer '{trailer}'")
     return sorted(set(why))
 
 
-def agent_path_reasons(contract: dict, changed_paths: list[str]) -> list[Reason]:
-    rules = contract.get("agents") or {}
-    allowed, protected = rules.get("allowed_paths", []), contract.get("protected_paths", [])
+def agent_path_reasons(contract: Contract, changed_paths: list[str]) -> list[Reason]:
+    """Reasons for each path an agent-authored change may not touch: a protected path, or
+    one outside the contract's ``agents.allowed_paths``."""
+    allowed, protected = contract.agents.allowed_paths, contract.protected_paths
     reasons = []
     for path in changed_paths:
         if globs.matches_any(protected, path):

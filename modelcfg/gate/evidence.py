@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelcfg.audit.baseline import build_baseline
-from modelcfg.config.model import config_key
+from modelcfg.config.model import ResolvedAdapter, config_key
 from modelcfg.core.atomic import write_json
 from modelcfg.gate import verdict
 
@@ -26,7 +26,7 @@ def baseline_as_results(baseline: dict) -> dict:
     return {"lm_eval_version": (baseline.get("harness") or {}).get("version"), "tasks": tasks}
 
 
-def write_evidence(cv, cand, resolved: dict, manifest: dict, head_sha: str, n_docs: dict,
+def write_evidence(cv, cand, resolved: ResolvedAdapter, manifest: dict, head_sha: str, n_docs: dict,
                    out_dir: Path, *, complete: bool = True) -> None:
     """Complete the candidate's evaluation (the decision is already made) and save it in
     baseline form for `modelcfg promote`."""

@@ -3,22 +3,23 @@ item order and judges every task still undecided, until all are decided or one b
 
 from __future__ import annotations
 
+from modelcfg.config.model import TaskRule
 from modelcfg.evaluation.batches import fixed_order
 from modelcfg.gate import verdict
 from modelcfg.gate.sequential import look_sizes
 from modelcfg.gate.verdict import Reason
 
 
-def run_looks(adapter: str, cand, tasks: list[str], specs: dict, base_results: dict,
-           n_docs: dict[str, int], looks: int, seed: int, facts: dict
-           ) -> tuple[dict, list[Reason]]:
+def run_looks(adapter: str, cand, tasks, specs: dict[str, TaskRule], base_results: dict,
+              n_docs: dict[str, int], looks: int, seed: int, facts: dict
+              ) -> tuple[dict, list[Reason]]:
     """Evaluate look by look until every task is decided; stop at the first block.
 
     Capability tasks start with the design's first look and continue while undecided;
     safety tasks (their floor needs every item) and bootstrapped metrics (not means, so no
     z-statistic to walk the looks with) are evaluated in full at once."""
     def whole(t: str) -> bool:
-        return specs[t]["kind"] == verdict.SAFETY or specs[t].get("statistic") == "bootstrap"
+        return specs[t].kind == verdict.SAFETY or specs[t].statistic == "bootstrap"
 
     harness = base_results.get("lm_eval_version")
     pending = {t: n_docs[t] if whole(t) else (look_sizes(n_docs[t], looks) or [n_docs[t]])[0]
@@ -34,35 +35,43 @@ def run_looks(adapter: str, cand, tasks: list[str], specs: dict, base_results: d
         judging, pending = list(pending), {}
         for t in judging:
             order = fixed_order(n_docs[t], seed)[:cand.done[t]]
-            bootstrap = specs[t].get("statistic") == "bootstrap"
-            c, b, bad = verdict.pair(t, specs[t]["metric"], base_results["tasks"].get(t, {}),
-                                     cand.task(t), order, numeric=not bootstrap)
-            if bad:
-                reasons += [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
-                            for r in bad]
+            outcome, why = _judge_task(adapter, t, specs[t], cand, base_results, order,
+                                       n_docs[t], looks, facts)
+            reasons += why
+            if outcome is None:
                 continue
-            if specs[t]["kind"] == verdict.SAFETY:
-                outcome, why = verdict.judge_safety(t, specs[t], c, b)
-            elif bootstrap:
-                aggregate = facts.get(t, {}).get("aggregations", {}).get(
-                    specs[t]["metric"].split(",")[0])
-                if aggregate is None:
-                    reasons.append(Reason("MC806", f"lm-eval has no aggregation for "
-                                          f"{specs[t]['metric']!r} in task {t}", config=adapter,
-                                          task=t, field=specs[t]["metric"]))
-                    continue
-                outcome, why = verdict.judge_bootstrap(t, specs[t], c, b, aggregate)
-            else:
-                outcome, why = verdict.judge_capability(t, specs[t], c, b, n_docs[t], looks)
             outcomes[t] = outcome
-            reasons += [Reason(r.code, r.message, config=adapter, task=t,
-                               threshold=r.threshold) for r in why]
             if not outcome["final"] and outcome["decision"] == "undecided":
                 pending[t] = outcome["next_look_items"]
     for outcome in outcomes.values():
         if not outcome["final"] and outcome["decision"] == "undecided":
             outcome["decision"] = "stopped"  # another task already blocked the config
     return outcomes, reasons
+
+
+def _judge_task(adapter: str, t: str, spec: TaskRule, cand, base_results: dict,
+                order: list[str], n_docs: int, looks: int, facts: dict
+                ) -> tuple[dict | None, list[Reason]]:
+    """One task at this look, by its rule: its outcome and reasons, or no outcome when the
+    evidence cannot be compared at all."""
+    bootstrap = spec.statistic == "bootstrap"
+    c, b, bad = verdict.pair(t, spec.metric, base_results["tasks"].get(t, {}), cand.task(t),
+                             order, numeric=not bootstrap)
+    if bad:
+        return None, [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
+                      for r in bad]
+    if spec.kind == verdict.SAFETY:
+        outcome, why = verdict.judge_safety(t, spec, c, b)
+    elif bootstrap:
+        aggregate = facts.get(t, {}).get("aggregations", {}).get(spec.metric.split(",")[0])
+        if aggregate is None:
+            return None, [Reason("MC806", f"lm-eval has no aggregation for {spec.metric!r} in "
+                                 f"task {t}", config=adapter, task=t, field=spec.metric)]
+        outcome, why = verdict.judge_bootstrap(t, spec, c, b, aggregate)
+    else:
+        outcome, why = verdict.judge_capability(t, spec, c, b, n_docs, looks)
+    return outcome, [Reason(r.code, r.message, config=adapter, task=t, threshold=r.threshold)
+                     for r in why]
 
 
 def data_reasons(adapter: str, tasks: list[str], base_results: dict, facts: dict

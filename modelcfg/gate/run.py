@@ -21,6 +21,7 @@ from pathlib import Path
 
 from modelcfg.config.checks import check_workspace
 from modelcfg.config.diff import TreeDiff, diff_trees
+from modelcfg.config.model import Contract, Thresholds
 from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
@@ -52,7 +53,7 @@ class Judging:
     ws: Workspace
     problems: list[Problem]
     base_ws: Workspace
-    thresholds: dict
+    thresholds: Thresholds
     out_dir: Path
     settings: GateSettings
     emit: object
@@ -122,12 +123,12 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
     judge = judge_tree(objects, base_sha, head_sha, out_dir / "judge-tree")
     ws = load_workspace(FsTree(judge))
     problems = ws.problems + check_workspace(ws)
-    contract, thresholds = ws.policy("Contract"), ws.policy("Thresholds")
-    if contract is None or thresholds is None or not (contract.valid and thresholds.valid):
+    contract, thresholds = ws.contract(), ws.thresholds()
+    if contract is None or thresholds is None:
         raise UserError("MC820", "the base commit has no valid Contract and Thresholds under "
                         "evals/; the gate has nothing to judge by", exit_code=2)
-    _change_reasons(report, changes, contract.data, problems, repo, fork, head_sha, settings)
-    ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds.data, out_dir,
+    _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
+    ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
                   settings, emit)
     from modelcfg.gate.adapter import judge_adapter
 
@@ -144,7 +145,8 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
         emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
 
 
-def _change_reasons(report: dict, changes: TreeDiff, contract: dict, problems: list[Problem],
+def _change_reasons(report: dict, changes: TreeDiff, contract: Contract,
+                    problems: list[Problem],
                     repo: Path, fork: str, head_sha: str, settings: GateSettings) -> None:
     """What blocks the change as a whole: agent rules, and problems no adapter covers."""
     if changes.policy_paths:

@@ -13,9 +13,9 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from modelcfg.config.cost import LIMITS, exceeded
+from modelcfg.config.model import CAPABILITY, SAFETY, CostLimits, TaskRule, Thresholds
 from modelcfg.gate import sequential, stats
 
-CAPABILITY, SAFETY = "capability", "safety"
 PASS, BLOCK, ERROR = "pass", "block", "error"
 
 
@@ -59,27 +59,17 @@ class ConfigVerdict:
                 "baseline": self.baseline, "evidence": self.evidence}
 
 
-def task_specs(thresholds: dict, tasks: list[str]) -> tuple[dict[str, dict], list[Reason]]:
-    """The judging rule of each task, defaults applied; a task without one is a reason."""
-    defaults = thresholds.get("defaults", {})
+def task_specs(thresholds: Thresholds, tasks) -> tuple[dict[str, TaskRule], list[Reason]]:
+    """The judging rule of each task (:meth:`Thresholds.rule`, defaults applied); a task
+    without one is a reason: nothing is judged by a rule nobody wrote."""
     specs, reasons = {}, []
     for task in tasks:
-        if task in thresholds.get("safety", {}):
-            spec = dict(thresholds["safety"][task])
-            spec.setdefault("alpha", defaults.get("safety_alpha", 0.01))
-            spec["kind"] = SAFETY
-        elif task in thresholds.get("tasks", {}):
-            spec = dict(thresholds["tasks"][task])
-            spec.setdefault("alpha", defaults.get("alpha", 0.05))
-            spec["kind"] = CAPABILITY
-        else:
+        rule = thresholds.rule(task)
+        if rule is None:
             reasons.append(Reason("MC816", f"task {task!r} has no entry in the thresholds; add "
                                   "one under tasks: or safety:", task=task))
-            continue
-        spec.setdefault("margin", defaults.get("margin", 0.02))
-        spec.setdefault("higher_is_better", True)
-        spec.setdefault("power", defaults.get("power", 0.8))
-        specs[task] = spec
+        else:
+            specs[task] = rule
     return specs, reasons
 
 
@@ -141,18 +131,18 @@ def _finite(value) -> bool:
         math.isfinite(value)
 
 
-def design_for(spec: dict, looks: int) -> sequential.Design:
-    return sequential.design(alpha=spec["alpha"], power=spec["power"], looks=looks,
-                             margin=spec["margin"])
+def design_for(spec: TaskRule, looks: int) -> sequential.Design:
+    return sequential.design(alpha=spec.alpha, power=spec.power, looks=looks,
+                             margin=spec.margin)
 
 
-def judge_capability(task: str, spec: dict, cand: list[float], base: list[float],
+def judge_capability(task: str, spec: TaskRule, cand: list[float], base: list[float],
                      n_available: int, looks: int) -> tuple[dict, list[Reason]]:
     """Sequential decision over the items evaluated so far plus fixed-n statistics of them."""
     seq = sequential.decide(design_for(spec, looks), cand, base, n_available=n_available,
-                            higher_is_better=spec["higher_is_better"])
-    outcome = {"kind": CAPABILITY, "metric": spec["metric"], "margin": spec["margin"],
-               "alpha": spec["alpha"], "decision": seq.decision, "final": seq.final,
+                            higher_is_better=spec.higher_is_better)
+    outcome = {"kind": CAPABILITY, "metric": spec.metric, "margin": spec.margin,
+               "alpha": spec.alpha, "decision": seq.decision, "final": seq.final,
                "items_used": seq.items_used, "items_available": n_available,
                "stopped_at_look": seq.stopped_at_look, "next_look_items": seq.next_look_items,
                "looks": [asdict(look) for look in seq.looks]}
@@ -165,7 +155,7 @@ def judge_capability(task: str, spec: dict, cand: list[float], base: list[float]
                                   f"{seq.stopped_at_look} (estimate {outcome['estimate']:+.3f}, "
                                   f"{used} items)", task=task, threshold=f"tasks.{task}.margin"))
         elif seq.decision == "undecided":
-            reasons.append(Reason("MC808", f"non-inferiority at margin {spec['margin']} not "
+            reasons.append(Reason("MC808", f"non-inferiority at margin {spec.margin} not "
                                   f"shown with all {used} items (lower bound "
                                   f"{outcome['lower_bound']:+.3f}); about "
                                   f"{outcome['items_needed']} items would be needed",
@@ -173,36 +163,36 @@ def judge_capability(task: str, spec: dict, cand: list[float], base: list[float]
     return outcome, reasons
 
 
-def _fixed_n(cand: list[float], base: list[float], spec: dict) -> dict:
+def _fixed_n(cand: list[float], base: list[float], spec: TaskRule) -> dict:
     if len(cand) < 2:
         return {"n": len(cand), "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                 "lower_bound": math.nan, "p_superiority": 1.0, "items_needed": None,
                 "baseline_mean": math.nan, "candidate_mean": math.nan}
-    p = stats.paired_test(cand, base, margin=spec["margin"], alpha=spec["alpha"],
-                          power=spec["power"], higher_is_better=spec["higher_is_better"])
+    p = stats.paired_test(cand, base, margin=spec.margin, alpha=spec.alpha,
+                          power=spec.power, higher_is_better=spec.higher_is_better)
     return {"n": p.n, "estimate": p.estimate, "ci_low": p.ci_low, "ci_high": p.ci_high,
             "lower_bound": p.lower_bound, "p_superiority": p.p_superiority,
             "items_needed": p.items_needed, "baseline_mean": p.baseline_mean,
             "candidate_mean": p.candidate_mean, "statistic": "paired-z"}
 
 
-def judge_bootstrap(task: str, spec: dict, cand: list, base: list, aggregate
+def judge_bootstrap(task: str, spec: TaskRule, cand: list, base: list, aggregate
                     ) -> tuple[dict, list[Reason]]:
     """Non-inferiority of a metric that is not a mean of per-item scores (F1, BLEU, ...):
     paired bootstrap over items of ``aggregate(candidate) - aggregate(baseline)``, with
     lm-eval's own aggregation function. All items, no early stopping."""
-    sign = 1.0 if spec["higher_is_better"] else -1.0
+    sign = 1.0 if spec.higher_is_better else -1.0
     try:
         res = stats.paired_bootstrap(
             cand, base, lambda c, b: sign * (aggregate(c) - aggregate(b)),
-            margin=spec["margin"], alpha=spec["alpha"], iters=spec.get("bootstrap_iters", 2000))
+            margin=spec.margin, alpha=spec.alpha, iters=spec.bootstrap_iters)
         base_value, cand_value = aggregate(base), aggregate(cand)
     except (ValueError, TypeError, ZeroDivisionError) as exc:
-        return {"kind": CAPABILITY, "metric": spec["metric"], "decision": "block",
-                "final": True}, [Reason("MC806", f"cannot aggregate {spec['metric']!r} over "
-                                        f"the items: {exc}", task=task, field=spec["metric"])]
-    outcome = {"kind": CAPABILITY, "metric": spec["metric"], "margin": spec["margin"],
-               "alpha": spec["alpha"], "decision": "pass" if res.passed else "block",
+        return {"kind": CAPABILITY, "metric": spec.metric, "decision": "block",
+                "final": True}, [Reason("MC806", f"cannot aggregate {spec.metric!r} over "
+                                        f"the items: {exc}", task=task, field=spec.metric)]
+    outcome = {"kind": CAPABILITY, "metric": spec.metric, "margin": spec.margin,
+               "alpha": spec.alpha, "decision": "pass" if res.passed else "block",
                "final": True, "items_used": res.n, "items_available": res.n, "n": res.n,
                "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
                "lower_bound": res.lower_bound, "p_superiority": math.nan,
@@ -211,20 +201,20 @@ def judge_bootstrap(task: str, spec: dict, cand: list, base: list, aggregate
     reasons = []
     if not res.passed:
         reasons.append(Reason("MC807", f"non-inferiority not shown: bootstrap lower bound "
-                              f"{res.lower_bound:+.3f} of the {spec['metric']} difference is "
-                              f"below -{spec['margin']} ({res.n} items)", task=task,
+                              f"{res.lower_bound:+.3f} of the {spec.metric} difference is "
+                              f"below -{spec.margin} ({res.n} items)", task=task,
                               threshold=f"tasks.{task}.margin"))
     return outcome, reasons
 
 
-def judge_safety(task: str, spec: dict, cand: list[float], base: list[float]
+def judge_safety(task: str, spec: TaskRule, cand: list[float], base: list[float]
                  ) -> tuple[dict, list[Reason]]:
     """Paired non-inferiority at the stricter alpha plus the exact absolute floor."""
-    res = stats.safety_check(cand, base, margin=spec["margin"], floor=spec["floor"],
-                             alpha=spec["alpha"], higher_is_better=spec["higher_is_better"])
+    res = stats.safety_check(cand, base, margin=spec.margin, floor=spec.floor,
+                             alpha=spec.alpha, higher_is_better=spec.higher_is_better)
     paired = res.paired
-    outcome = {"kind": SAFETY, "metric": spec["metric"], "margin": spec["margin"],
-               "alpha": spec["alpha"], "floor": spec["floor"], "rate": res.rate,
+    outcome = {"kind": SAFETY, "metric": spec.metric, "margin": spec.margin,
+               "alpha": spec.alpha, "floor": spec.floor, "rate": res.rate,
                "rate_bound": res.rate_bound, "decision": "pass" if res.passed else "block",
                "final": True, "items_used": res.n, "items_available": res.n,
                "n": paired.n, "estimate": paired.estimate, "ci_low": paired.ci_low,
@@ -233,18 +223,18 @@ def judge_safety(task: str, spec: dict, cand: list[float], base: list[float]
                "baseline_mean": paired.baseline_mean, "candidate_mean": paired.candidate_mean}
     reasons = []
     if "non_inferiority" in res.failed:
-        reasons.append(Reason("MC809", f"{spec['metric']} fell: estimate {paired.estimate:+.3f}, "
-                              f"lower bound {paired.lower_bound:+.3f} below -{spec['margin']} at "
-                              f"alpha {spec['alpha']}", task=task,
+        reasons.append(Reason("MC809", f"{spec.metric} fell: estimate {paired.estimate:+.3f}, "
+                              f"lower bound {paired.lower_bound:+.3f} below -{spec.margin} at "
+                              f"alpha {spec.alpha}", task=task,
                               threshold=f"safety.{task}.margin"))
     if "floor" in res.failed:
-        reasons.append(Reason("MC810", f"{spec['metric']} {res.rate:.3f} ({res.k}/{res.n}); its "
+        reasons.append(Reason("MC810", f"{spec.metric} {res.rate:.3f} ({res.k}/{res.n}); its "
                               f"exact lower bound {res.rate_bound:.3f} is below the floor "
-                              f"{spec['floor']}", task=task, threshold=f"safety.{task}.floor"))
+                              f"{spec.floor}", task=task, threshold=f"safety.{task}.floor"))
     return outcome, reasons
 
 
-def judge_gains(outcomes: dict[str, dict], specs: dict[str, dict], alpha: float
+def judge_gains(outcomes: dict[str, dict], specs: dict[str, TaskRule], alpha: float
                 ) -> list[Reason]:
     """Holm across capability tasks' one-sided superiority p-values: marks each outcome's
     ``significant_gain``; a ``require_gain`` task without one is a reason."""
@@ -255,7 +245,8 @@ def judge_gains(outcomes: dict[str, dict], specs: dict[str, dict], alpha: float
     reasons = []
     for task, outcome in outcomes.items():
         outcome["significant_gain"] = bool(gains.get(task, False))
-        if specs.get(task, {}).get("require_gain") and not outcome["significant_gain"]:
+        rule = specs.get(task)
+        if rule is not None and rule.require_gain and not outcome["significant_gain"]:
             reasons.append(Reason("MC811", "the thresholds require a significant gain "
                                   f"(one-sided, Holm-corrected at {alpha}); estimate "
                                   f"{outcome.get('estimate', math.nan):+.3f}", task=task,
@@ -263,8 +254,9 @@ def judge_gains(outcomes: dict[str, dict], specs: dict[str, dict], alpha: float
     return reasons
 
 
-def cost_reasons(cost: dict, limits: dict) -> list[Reason]:
+def cost_reasons(cost: dict, thresholds_cost: CostLimits) -> list[Reason]:
     """Measured training and eval cost against ``thresholds.cost``; missing figures block."""
+    limits = thresholds_cost.limits()
     reasons = []
     for limit_key in ("max_gpu_hours", "max_train_tokens", "max_trainable_params"):
         key, what = LIMITS[limit_key]

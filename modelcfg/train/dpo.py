@@ -8,58 +8,78 @@ the token count come from a TrainerCallback; checkpoints are Trainer's own
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from modelcfg.config.cost import exceeded
-from modelcfg.train.data import read_jsonl
+from modelcfg.config.model import ResolvedAdapter, TrainingSpec
+from modelcfg.train.recipe import Prepared, prepare, run_stats
 
 
-def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, caps: dict,
-            model_cache: str | Path | None = None) -> dict:
+def run_dpo(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
+            caps: dict, model_cache: str | Path | None = None) -> dict:
+    """Train ``resolved``'s adapter with DPO into ``run_dir/adapter``; returns the stats."""
     import torch
     from datasets import Dataset
-    from peft import get_peft_model
-    from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
-    from modelcfg.train.base_model import count_parameters, load_base, lora_config
-    from modelcfg.train.sft import _device_name, _peak_rss
-
-    adapter, t = resolved["adapter"], resolved["adapter"]["training"]
-    precision, seed = t.get("precision", "fp32"), t.get("seed", 0)
-    cuda = torch.cuda.is_available()
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    torch.manual_seed(seed)
-    base, tokenizer = load_base(resolved["model"], root, precision, device, model_cache)
-    parameters = count_parameters(base)
-    torch.manual_seed(seed)
-    model = get_peft_model(base, lora_config(adapter["lora"]))
-    records = [r for d in resolved["datasets"] for r in read_jsonl(d["abs_path"])]
-    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in records])
-
-    length = {"max_steps": t["max_steps"]} if "max_steps" in t else {
-        "num_train_epochs": t["epochs"]}
-    warmup = ({"warmup_steps": t["warmup_steps"]} if "warmup_steps" in t
-              else {"warmup_ratio": t.get("warmup_ratio", 0.0)})
-    args = DPOConfig(
-        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t["batch_size"],
-        gradient_accumulation_steps=t.get("gradient_accumulation_steps", 1),
-        learning_rate=t["learning_rate"], lr_scheduler_type=t.get("lr_scheduler", "linear"),
-        weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 1.0),
-        beta=t.get("dpo_beta", 0.1), max_length=t["max_seq_length"], seed=seed, data_seed=seed,
-        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
-        save_strategy="steps" if t.get("checkpoint_every") else "no",
-        save_steps=t.get("checkpoint_every") or 500, save_total_limit=2,
-        logging_steps=1, report_to="none", disable_tqdm=True,
-        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
-        gradient_checkpointing=False,
-        **length, **warmup)
-
+    t = resolved.adapter.training
+    prep = prepare(resolved, root, model_cache, own_process_group=False)
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")}
+                              for r in prep.records])
     state = {"loss": None, "over": False, "start": time.perf_counter()}
+    trainer = DPOTrainer(model=prep.model, ref_model=None, args=dpo_args(t, run_dir, prep.cuda),
+                         train_dataset=data, processing_class=prep.tokenizer,
+                         callbacks=[progress_callback(state, emit, caps, prep)])
+    trainer.remove_callback(PrinterCallback)  # library code does not print; emit() reports
+    emit({"event": "start", "total_steps": t.max_steps, "step": 0, "device": prep.device,
+          "processes": prep.world})
+    if prep.cuda:
+        torch.cuda.reset_peak_memory_stats()
+    checkpoint = latest_trainer_checkpoint(run_dir) if resume else None
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.perf_counter() - start
+    if prep.rank == 0:
+        prep.model.save_pretrained(run_dir / "adapter", safe_serialization=True)
+    ts = trainer.state
+    return run_stats(prep, status="over_budget" if state["over"] else "complete",
+                     steps=ts.global_step, total_steps=ts.max_steps,
+                     train_tokens=int(ts.num_input_tokens_seen), final_loss=state["loss"],
+                     train_seconds=train_seconds, resumed=checkpoint is not None)
+
+
+def dpo_args(t: TrainingSpec, run_dir: Path, cuda: bool):
+    """trl's DPOConfig for the ``training`` block. Optional fields the config leaves out
+    (warmup, ``dpo_beta``) are left to trl's own defaults."""
+    from trl import DPOConfig
+
+    length = ({"max_steps": t.max_steps} if t.max_steps is not None
+              else {"num_train_epochs": t.epochs})
+    if t.warmup_steps is not None:
+        warmup = {"warmup_steps": t.warmup_steps}
+    else:
+        warmup = {} if t.warmup_ratio is None else {"warmup_ratio": t.warmup_ratio}
+    beta = {} if t.dpo_beta is None else {"beta": t.dpo_beta}
+    saving = ({"save_strategy": "steps", "save_steps": t.checkpoint_every}
+              if t.checkpoint_every else {"save_strategy": "no"})
+    return DPOConfig(
+        output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler,
+        weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
+        max_length=t.max_seq_length, seed=t.seed, data_seed=t.seed,
+        bf16=t.precision == "bf16", fp16=t.precision == "fp16", use_cpu=not cuda,
+        save_total_limit=2, logging_steps=1, report_to="none", disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        gradient_checkpointing=False, **length, **warmup, **beta, **saving)
+
+
+def progress_callback(state: dict, emit, caps: dict, prep: Prepared):
+    """A TrainerCallback that reports steps and checkpoints through ``emit``, keeps the
+    last loss in ``state`` and stops training (``state["over"]``) once over budget."""
+    from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
         def on_log(self, args, tstate, control, logs=None, **kw):
@@ -72,7 +92,7 @@ def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
             emit({"event": "step", "step": tstate.global_step, "total_steps": tstate.max_steps,
                   "loss": state["loss"], "tokens": tokens,
                   "tokens_per_s": tokens / max(elapsed, 1e-9)})
-            gpu_hours = elapsed * world / 3600 if cuda else 0.0
+            gpu_hours = elapsed * prep.world / 3600 if prep.cuda else 0.0
             if exceeded({"train_tokens": tokens, "gpu_hours": gpu_hours}, caps):
                 state["over"] = True
                 control.should_training_stop = True
@@ -80,29 +100,7 @@ def run_dpo(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
         def on_save(self, args, tstate, control, **kw):
             emit({"event": "checkpoint", "step": tstate.global_step})
 
-    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=data,
-                         processing_class=tokenizer, callbacks=[Progress()])
-    trainer.remove_callback(PrinterCallback)  # library code does not print; emit() reports
-    emit({"event": "start", "total_steps": t.get("max_steps"), "step": 0, "device": device,
-          "processes": world})
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    checkpoint = latest_trainer_checkpoint(run_dir) if resume else None
-    start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    train_seconds = time.perf_counter() - start
-    if int(os.environ.get("RANK", "0")) == 0:
-        model.save_pretrained(run_dir / "adapter", safe_serialization=True)
-    ts = trainer.state
-    peak = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss()
-    return {"status": "over_budget" if state["over"] else "complete", "steps": ts.global_step,
-            "total_steps": ts.max_steps, "train_tokens": int(ts.num_input_tokens_seen),
-            "final_loss": state["loss"], "train_seconds": train_seconds,
-            "device": _device_name(device), "processes": world,
-            "gpu_hours": train_seconds * world / 3600 if cuda else 0.0,
-            "parameters": parameters, "peak_memory_bytes": peak,
-            "peak_memory_kind": "cuda_max_memory_allocated" if cuda else "process_max_rss",
-            "resumed": checkpoint is not None}
+    return Progress()
 
 
 def latest_trainer_checkpoint(run_dir: Path) -> Path | None:

@@ -21,13 +21,21 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from modelcfg.config.model import result_fields
+from modelcfg.config.model import (
+    BuiltinSource,
+    HubSource,
+    Model,
+    PathSource,
+    ResolvedAdapter,
+    result_fields,
+)
 from modelcfg.core.hashing import canonical_json, hash_tree, sha256_bytes
 
 VERSIONED = ("modelcfg", "torch", "transformers", "peft")
 
 
-def library_versions(method: str = "sft") -> dict[str, str | None]:
+def library_versions(method: str) -> dict[str, str | None]:
+    """Versions of the libraries whose code shapes the trained weights (trl for DPO)."""
     names = VERSIONED + (("trl",) if method == "dpo" else ())
     out = {}
     for name in names:
@@ -38,18 +46,18 @@ def library_versions(method: str = "sft") -> dict[str, str | None]:
     return out
 
 
-def base_revision(model: dict, root: str | Path = ".") -> str:
+def base_revision(model: Model, root: str | Path = ".") -> str:
     """What pins the base weights: the hub revision, the builtin recipe hash, or a content
     hash of a local model directory."""
-    source = model.get("source", {})
-    if "hub" in source:
-        return f"hub:{source['hub']['id']}@{source['hub'].get('revision')}"
-    if "builtin" in source:
+    source = model.source
+    if isinstance(source, HubSource):
+        return f"hub:{source.id}@{source.revision}"
+    if isinstance(source, BuiltinSource):
         from modelcfg.tiny import build as tiny
 
-        return f"builtin:{source['builtin']}:{tiny.recipe_hash()}"
-    if "path" in source:
-        tree = hash_tree(Path(root) / source["path"])
+        return f"builtin:{source.name}:{tiny.recipe_hash()}"
+    if isinstance(source, PathSource):
+        tree = hash_tree(Path(root) / source.path)
         return f"path:{sha256_bytes(canonical_json(tree))}"
     raise ValueError(f"unknown model source: {source!r}")
 
@@ -60,16 +68,16 @@ def _strip(doc: dict) -> dict:
     return out
 
 
-def fingerprint_inputs(resolved: dict, root: str | Path = ".") -> dict:
-    adapter = resolved["adapter"]
+def fingerprint_inputs(resolved: ResolvedAdapter, root: str | Path = ".") -> dict:
+    """The hashed inputs, readable (the manifest records them)."""
     return {
-        "adapter": _strip(adapter),
-        "model": _strip(resolved["model"]),
-        "base_revision": base_revision(resolved["model"], root),
-        "datasets": [d["sha256"] for d in resolved["datasets"]],
-        "versions": library_versions(adapter.get("method", "sft")),
+        "adapter": _strip(resolved.adapter.to_dict()),
+        "model": _strip(resolved.model.to_dict()),
+        "base_revision": base_revision(resolved.model, root),
+        "datasets": [d.sha256 for d in resolved.datasets],
+        "versions": library_versions(resolved.adapter.method),
     }
 
 
-def fingerprint(resolved: dict, root: str | Path = ".") -> str:
+def fingerprint(resolved: ResolvedAdapter, root: str | Path = ".") -> str:
     return sha256_bytes(canonical_json(fingerprint_inputs(resolved, root)))

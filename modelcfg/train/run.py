@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelcfg.config.cost import effective_caps, exceeded
+from modelcfg.config.model import ResolvedAdapter
 from modelcfg.core.atomic import write_bytes
 from modelcfg.core.errors import UserError
 from modelcfg.core.hashing import canonical_json, hash_tree
@@ -64,9 +65,8 @@ def train_adapter(root: str | Path, config: str, *, runs_dir: str | Path | None 
                           on_progress=on_progress, model_cache=model_cache)
 
 
-def resolve_config(root: Path, config: str) -> dict:
-    """The resolved adapter (modelcfg.config.resolve.resolve_adapter): ``{"adapter", "model",
-    "model_parameters", "datasets": [{path, abs_path, sha256}], "contract", ...}``."""
+def resolve_config(root: Path, config: str) -> ResolvedAdapter:
+    """The resolved adapter (:func:`modelcfg.config.resolve.resolve_adapter`)."""
     from modelcfg.config.resolve import resolve_adapter
     from modelcfg.config.trees import FsTree
     from modelcfg.config.workspace import load_workspace
@@ -78,13 +78,15 @@ def default_runs_dir(root: Path) -> Path:
     return root / ".modelcfg" / "runs"
 
 
-def run_dir_for(resolved: dict, root: Path, runs_dir: str | Path | None = None) -> tuple[Path, str]:
+def run_dir_for(resolved: ResolvedAdapter, root: Path, runs_dir: str | Path | None = None
+                ) -> tuple[Path, str]:
+    """Where the run of ``resolved``'s fingerprint lives, and the fingerprint."""
     fp = fingerprint(resolved, root)
     base = Path(runs_dir) if runs_dir else default_runs_dir(root)
-    return base / resolved["adapter"]["name"] / fp[:16], fp
+    return base / resolved.name / fp[:16], fp
 
 
-def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = None,
+def train_resolved(resolved: ResolvedAdapter, root: Path, *, runs_dir: str | Path | None = None,
                    resume: bool = False, on_progress=None,
                    model_cache: str | Path | None = None) -> TrainResult:
     emit = on_progress or (lambda event: None)
@@ -118,9 +120,9 @@ def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = 
 
     # --- train -------------------------------------------------------------------------
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_bytes(run_dir / "resolved.json", canonical_json(_jsonable(resolved)))
+    write_bytes(run_dir / "resolved.json", canonical_json(resolved.to_dict()))
     wall_start = time.perf_counter()
-    devices = resolved["adapter"]["training"].get("devices", 1)
+    devices = resolved.adapter.training.devices
     if devices > 1 and os.environ.get(WORKER_ENV) != "1":
         stats = _launch_processes(run_dir, root, devices, resume, emit, model_cache)
     else:
@@ -140,8 +142,9 @@ def train_resolved(resolved: dict, root: Path, *, runs_dir: str | Path | None = 
     return TrainResult(run_dir, False, manifest, stats["train_seconds"], events)
 
 
-def run_recipe(resolved: dict, root: Path, run_dir: Path, **kwargs) -> dict:
-    if resolved["adapter"].get("method", "sft") == "dpo":
+def run_recipe(resolved: ResolvedAdapter, root: Path, run_dir: Path, **kwargs) -> dict:
+    """Train with the adapter's method in this process (or in this worker)."""
+    if resolved.adapter.method == "dpo":
         from modelcfg.train.dpo import run_dpo
 
         return run_dpo(resolved, root, run_dir, **kwargs)
@@ -173,13 +176,12 @@ def cache_state(run_dir: Path) -> tuple[str, dict]:
     return "complete", manifest
 
 
-def budget_caps(resolved: dict) -> dict:
+def budget_caps(resolved: ResolvedAdapter) -> dict:
     """The tighter of the adapter's budget and the contract's caps."""
-    return effective_caps(resolved["adapter"].get("budget"),
-                          (resolved.get("contract") or {}).get("caps"))
+    return effective_caps(resolved.adapter.budget, resolved.caps)
 
 
-def prelaunch_estimate(resolved: dict) -> dict:
+def prelaunch_estimate(resolved: ResolvedAdapter) -> dict:
     """The same upper-bound estimate ``validate`` shows (modelcfg.config.cost): every row counted at
     max_seq_length, 6·N·T FLOPs, GPU-hours at the contract's assumed TFLOP/s."""
     from modelcfg.config.cost import CostUnknown, estimate_cost
@@ -206,17 +208,17 @@ def _caps_text(caps: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in caps.items() if k != "assumed_tflops") or "none"
 
 
-def _check_datasets(resolved: dict, root: Path) -> None:
+def _check_datasets(resolved: ResolvedAdapter, root: Path) -> None:
     from modelcfg.core.hashing import sha256_file
 
-    for d in resolved["datasets"]:
-        if "abs_path" not in d:
-            raise UserError("MC508", f"dataset {d.get('hub')!r}: hub datasets are not "
+    for d in resolved.datasets:
+        if d.abs_path is None:
+            raise UserError("MC508", f"dataset {d.hub!r}: hub datasets are not "
                             "supported by `modelcfg train` yet; commit the JSONL")
-        actual = sha256_file(d["abs_path"])
-        if actual != d["sha256"]:
-            raise UserError("MC506", f"dataset {d['path']} has sha256 {actual}, the config "
-                            f"pins {d['sha256']}", path=d["path"])
+        actual = sha256_file(d.abs_path)
+        if actual != d.sha256:
+            raise UserError("MC506", f"dataset {d.path} has sha256 {actual}, the config "
+                            f"pins {d.sha256}", path=d.path)
 
 
 def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> dict:
@@ -225,15 +227,15 @@ def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> 
     tokens = stats["train_tokens"]
     return {
         "fingerprint": fp,
-        "adapter": resolved["adapter"]["name"],
-        "method": resolved["adapter"].get("method", "sft"),
+        "adapter": resolved.name,
+        "method": resolved.adapter.method,
         "status": stats["status"],
         "modelcfg_version": version("modelcfg"),
         "inputs": {
             **fingerprint_inputs(resolved, root),
-            "resolved": _jsonable({"adapter": resolved["adapter"], "model": resolved["model"]}),
-            "dataset_files": [{"path": d.get("path"), "sha256": d["sha256"]}
-                              for d in resolved["datasets"]],
+            "resolved": {"adapter": resolved.adapter.to_dict(),
+                         "model": resolved.model.to_dict()},
+            "dataset_files": [{"path": d.path, "sha256": d.sha256} for d in resolved.datasets],
         },
         "files": hash_tree(run_dir / "adapter"),
         "cost": {
@@ -279,10 +281,6 @@ def adapter_parameters(adapter_dir: Path) -> int | None:
     return total
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))
-
-
 def _launch_processes(run_dir: Path, root: Path, devices: int, resume: bool, emit,
                       model_cache) -> dict:
     """``accelerate launch`` N copies of the recipe (DDP; gloo on CPU, nccl on GPUs).
@@ -325,7 +323,7 @@ def _worker_main(argv: list[str]) -> int:
     """Entry of each process started by ``accelerate launch``."""
     run_dir, root = Path(argv[0]), Path(argv[1])
     resume = "--resume" in argv
-    resolved = json.loads((run_dir / "resolved.json").read_text())
+    resolved = ResolvedAdapter.from_dict(json.loads((run_dir / "resolved.json").read_text()))
     rank = int(os.environ.get("RANK", "0"))
 
     def emit(event):

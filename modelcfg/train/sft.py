@@ -1,4 +1,4 @@
-"""The LoRA SFT recipe: setup, train loop, save. Reads top to bottom; no classes.
+"""The LoRA SFT recipe in named steps: set up, resume, train step by step, save.
 
 A plain torch loop rather than ``transformers.Trainer``: on small models Trainer's per-step
 overhead dominates, and owning the loop makes answer-only loss, packing, checkpoint/resume
@@ -11,110 +11,109 @@ wrapped in DDP; rank r takes its own slice of every global batch).
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import signal
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelcfg.config.cost import exceeded
+from modelcfg.config.model import ResolvedAdapter, TrainingSpec
 from modelcfg.core.batching import collate, pack_examples
-from modelcfg.train.data import encode_records, epoch_order, read_jsonl
+from modelcfg.train.data import encode_records, epoch_order
+from modelcfg.train.recipe import Prepared, prepare, run_stats
 
 FAULT_ENV = "MODELCFG_TEST_KILL_AFTER_STEP"  # tests only: SIGKILL self after this step
 
 
-def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, caps: dict,
-            model_cache: str | Path | None = None) -> dict:
+def run_sft(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
+            caps: dict, model_cache: str | Path | None = None) -> dict:
+    """Train ``resolved``'s adapter into ``run_dir/adapter``; returns the run's stats."""
+    prep = prepare(resolved, root, model_cache, own_process_group=True)
+    loop = setup_loop(prep, resolved.adapter.training)
+    state = resume_from_checkpoint(loop, run_dir, emit) if resume else new_position()
+    status, train_seconds = train_loop(loop, state, run_dir, emit, caps)
+    return save_adapter(loop, state, run_dir, status, train_seconds, resume)
+
+
+@dataclass
+class SftLoop:
+    """What every step uses: the rows, the schedule and the optimizer state."""
+
+    prep: Prepared
+    training: TrainingSpec
+    rows: list[dict]
+    total_steps: int
+    trainable: list
+    optimizer: object
+    scheduler: object
+    autocast_dtype: object  # None: no autocast (fp32)
+    scaler: object  # a GradScaler for fp16 on CUDA, else None
+    train_model: object  # the model, DDP-wrapped when several processes train
+
+
+def new_position() -> dict:
+    """Where a run starts: the data position and running totals a checkpoint records."""
+    return {"step": 0, "epoch": 0, "offset": 0, "tokens": 0, "elapsed": 0.0, "loss": None}
+
+
+def setup_loop(prep: Prepared, t: TrainingSpec) -> SftLoop:
+    """Tokenised (optionally packed) rows, step count, optimizer and LR schedule."""
     import torch
-    import torch.distributed as dist
     from transformers import get_scheduler
 
-    from modelcfg.train.base_model import count_parameters, load_base, lora_config
-
-    adapter, model_cfg = resolved["adapter"], resolved["model"]
-    t = adapter["training"]
-    bs, accum = t["batch_size"], t.get("gradient_accumulation_steps", 1)
-    seed, max_len = t.get("seed", 0), t["max_seq_length"]
-    precision = t.get("precision", "fp32")
-
-    # --- setup: processes, device, seeds ------------------------------------------------
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    cuda = torch.cuda.is_available()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
-    if cuda:
-        torch.cuda.set_device(device)
-        torch.cuda.reset_peak_memory_stats()
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-    # --- setup: model, adapter, data ----------------------------------------------------
-    from peft import get_peft_model
-
-    base, tokenizer = load_base(model_cfg, root, precision, device, model_cache)
-    parameters = count_parameters(base)
-    torch.manual_seed(seed)  # adapter init must not depend on what loading consumed
-    model = get_peft_model(base, lora_config(adapter["lora"]))
-    records = [r for d in resolved["datasets"] for r in read_jsonl(d["abs_path"])]
-    examples = encode_records(tokenizer, records, max_len)
-    packed = bool(t.get("packing", False))
-    rows = pack_examples(examples, max_len) if packed else examples
-
-    rows_per_step = bs * accum * world
-    if "max_steps" in t:
-        total_steps = t["max_steps"]
-    else:
-        total_steps = max(1, math.ceil(t["epochs"] * len(rows) / rows_per_step))
-    warmup = t.get("warmup_steps", math.ceil(t.get("warmup_ratio", 0.0) * total_steps))
-
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=t["learning_rate"],
-                                  weight_decay=t.get("weight_decay", 0.0))
-    scheduler = get_scheduler(t.get("lr_scheduler", "linear"), optimizer,
-                              num_warmup_steps=warmup, num_training_steps=total_steps)
-    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and cuda else None
-    train_model = model
-    if world > 1:
+    examples = encode_records(prep.tokenizer, prep.records, t.max_seq_length)
+    rows = pack_examples(examples, t.max_seq_length) if t.packing else examples
+    total_steps = t.total_steps(len(rows), prep.world)
+    trainable = [p for p in prep.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=t.learning_rate, weight_decay=t.weight_decay)
+    scheduler = get_scheduler(t.lr_scheduler, optimizer,
+                              num_warmup_steps=t.warmup_for(total_steps),
+                              num_training_steps=total_steps)
+    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.precision)
+    scaler = torch.amp.GradScaler("cuda") if t.precision == "fp16" and prep.cuda else None
+    train_model = prep.model
+    if prep.world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device] if cuda else None)
+            prep.model, device_ids=[prep.device] if prep.cuda else None)
+    return SftLoop(prep, t, rows, total_steps, trainable, optimizer, scheduler, autocast_dtype,
+                   scaler, train_model)
 
-    # --- resume ------------------------------------------------------------------------
-    state = {"step": 0, "epoch": 0, "offset": 0, "tokens": 0, "elapsed": 0.0, "loss": None}
-    if resume:
-        ckpt = latest_checkpoint(run_dir)
-        saved = torch.load(ckpt / "state.pt", weights_only=False, map_location=device)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if p.requires_grad:
-                    p.copy_(saved["trainable"][name])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        random.setstate(saved["rng"]["python"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        if cuda and saved["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(saved["rng"]["cuda"])
-        state = saved["position"]
-        emit({"event": "resumed", "step": state["step"], "checkpoint": str(ckpt)})
 
-    # --- train loop ----------------------------------------------------------------------
-    kill_after = int(os.environ.get(FAULT_ENV, "0"))
-    every = t.get("checkpoint_every")
+def resume_from_checkpoint(loop: SftLoop, run_dir: Path, emit) -> dict:
+    """Restore weights, optimizer, schedule and every RNG from the newest checkpoint, so
+    the rest of the run is bit-for-bit the one that was interrupted; returns its position."""
+    import torch
+
+    prep = loop.prep
+    ckpt = latest_checkpoint(run_dir)
+    saved = torch.load(ckpt / "state.pt", weights_only=False, map_location=prep.device)
+    with torch.no_grad():
+        for name, p in prep.model.named_parameters():
+            if p.requires_grad:
+                p.copy_(saved["trainable"][name])
+    loop.optimizer.load_state_dict(saved["optimizer"])
+    loop.scheduler.load_state_dict(saved["scheduler"])
+    random.setstate(saved["rng"]["python"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    if prep.cuda and saved["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(saved["rng"]["cuda"])
+    state = saved["position"]
+    emit({"event": "resumed", "step": state["step"], "checkpoint": str(ckpt)})
+    return state
+
+
+def row_feeder(loop: SftLoop, state: dict):
+    """A function giving this rank's share of the next global batch. A batch that runs
+    past the end of an epoch continues into the next one, so every global batch is full
+    and every rank agrees on the position (kept in ``state``)."""
+    rows, seed = loop.rows, loop.training.seed
+    bs, world, rank = loop.training.batch_size, loop.prep.world, loop.prep.rank
     order = epoch_order(len(rows), seed, state["epoch"])
-    status = "complete"
-    model.train()
-    emit({"event": "start", "total_steps": total_steps, "step": state["step"],
-          "device": device, "processes": world})
-    start = time.perf_counter() - state["elapsed"]
 
-    def next_rows():
-        """This rank's share of the next global batch; a batch that runs past the end of
-        an epoch continues into the next one, so every global batch is full and every rank
-        agrees on the position."""
+    def next_rows() -> list[dict]:
         nonlocal order
         take = []
         while len(take) < bs * world:
@@ -126,94 +125,116 @@ def run_sft(resolved: dict, root: Path, run_dir: Path, *, resume: bool, emit, ca
             state["offset"] += len(part)
         return [rows[i] for i in take[rank * bs:(rank + 1) * bs]]
 
-    while state["step"] < total_steps:
-        step_loss = torch.zeros((), device=device)
-        step_tokens = torch.zeros((), device=device, dtype=torch.long)
-        for micro in range(accum):
-            mine = next_rows()
-            batch = {k: v.to(device) for k, v in
-                     collate(mine, tokenizer.pad_token_id, packed).items()}
-            sync = micro == accum - 1 or world == 1
-            ctx = train_model.no_sync() if (world > 1 and not sync) else _null()
-            with ctx, torch.autocast(device.split(":")[0], dtype=autocast_dtype,
-                                     enabled=autocast_dtype is not None):
-                loss = train_model(**batch, use_cache=False).loss / accum
-            (scaler.scale(loss) if scaler else loss).backward()
-            step_loss += loss.detach()
-            step_tokens += sum(len(r["input_ids"]) for r in mine)
-        if scaler:
-            scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(trainable, t.get("max_grad_norm", 1.0))
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        if world > 1:
-            dist.all_reduce(step_loss)
-            dist.all_reduce(step_tokens)
-            step_loss /= world
-        state["step"] += 1
-        state["tokens"] += int(step_tokens)
-        state["loss"] = float(step_loss)
-        state["elapsed"] = time.perf_counter() - start
-        emit({"event": "step", "step": state["step"], "total_steps": total_steps,
-              "loss": state["loss"], "lr": scheduler.get_last_lr()[0], "tokens": state["tokens"],
-              "tokens_per_s": state["tokens"] / max(state["elapsed"], 1e-9)})
+    return next_rows
 
-        gpu_hours = state["elapsed"] * world / 3600 if cuda else 0.0
+
+def train_loop(loop: SftLoop, state: dict, run_dir: Path, emit, caps: dict
+               ) -> tuple[str, float]:
+    """Steps until ``total_steps`` or the budget stops the run; returns the status and the
+    training seconds (resumed runs count the time before the interruption too)."""
+    prep = loop.prep
+    kill_after = int(os.environ.get(FAULT_ENV, "0"))
+    next_rows = row_feeder(loop, state)
+    status = "complete"
+    prep.model.train()
+    emit({"event": "start", "total_steps": loop.total_steps, "step": state["step"],
+          "device": prep.device, "processes": prep.world})
+    start = time.perf_counter() - state["elapsed"]
+    while state["step"] < loop.total_steps:
+        train_step(loop, state, next_rows)
+        state["elapsed"] = time.perf_counter() - start
+        emit({"event": "step", "step": state["step"], "total_steps": loop.total_steps,
+              "loss": state["loss"], "lr": loop.scheduler.get_last_lr()[0],
+              "tokens": state["tokens"],
+              "tokens_per_s": state["tokens"] / max(state["elapsed"], 1e-9)})
+        gpu_hours = state["elapsed"] * prep.world / 3600 if prep.cuda else 0.0
         if exceeded({"train_tokens": state["tokens"], "gpu_hours": gpu_hours}, caps):
             status = "over_budget"
             break
-        if every and state["step"] % every == 0 and state["step"] < total_steps and rank == 0:
-            path = save_checkpoint(run_dir, model, optimizer, scheduler, state, cuda)
-            emit({"event": "checkpoint", "step": state["step"], "path": str(path)})
-        if world > 1 and every and state["step"] % every == 0:
-            dist.barrier()
+        checkpoint_if_due(loop, state, run_dir, emit)
         if kill_after and state["step"] == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
-
-    # --- save ----------------------------------------------------------------------------
-    train_seconds = time.perf_counter() - start
-    if rank == 0:
-        model.save_pretrained(run_dir / "adapter", safe_serialization=True)
-    if cuda:
-        peak, peak_kind = torch.cuda.max_memory_allocated(device), "cuda_max_memory_allocated"
-    else:
-        peak, peak_kind = _peak_rss(), "process_max_rss"
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return {"status": status, "steps": state["step"], "total_steps": total_steps,
-            "train_tokens": state["tokens"], "final_loss": state["loss"],
-            "train_seconds": train_seconds, "device": _device_name(device), "processes": world,
-            "gpu_hours": train_seconds * world / 3600 if cuda else 0.0,
-            "parameters": parameters, "peak_memory_bytes": peak, "peak_memory_kind": peak_kind,
-            "resumed": resume}
+    return status, time.perf_counter() - start
 
 
-class _null:
-    def __enter__(self):
-        return self
+def train_step(loop: SftLoop, state: dict, next_rows) -> None:
+    """One optimizer step over ``gradient_accumulation_steps`` micro-batches (gradients
+    synchronised across processes on the last one); updates ``state``."""
+    import torch
+    import torch.distributed as dist
 
-    def __exit__(self, *exc):
-        return False
+    prep, accum = loop.prep, loop.training.gradient_accumulation_steps
+    step_loss = torch.zeros((), device=prep.device)
+    step_tokens = torch.zeros((), device=prep.device, dtype=torch.long)
+    for micro in range(accum):
+        mine = next_rows()
+        batch = {k: v.to(prep.device) for k, v in
+                 collate(mine, prep.tokenizer.pad_token_id, loop.training.packing).items()}
+        sync = micro == accum - 1 or prep.world == 1
+        ctx = loop.train_model.no_sync() if (prep.world > 1 and not sync) else nullcontext()
+        with ctx, torch.autocast(prep.device.split(":")[0], dtype=loop.autocast_dtype,
+                                 enabled=loop.autocast_dtype is not None):
+            loss = loop.train_model(**batch, use_cache=False).loss / accum
+        (loop.scaler.scale(loss) if loop.scaler else loss).backward()
+        step_loss += loss.detach()
+        step_tokens += sum(len(r["input_ids"]) for r in mine)
+    apply_gradients(loop)
+    if prep.world > 1:
+        dist.all_reduce(step_loss)
+        dist.all_reduce(step_tokens)
+        step_loss /= prep.world
+    state["step"] += 1
+    state["tokens"] += int(step_tokens)
+    state["loss"] = float(step_loss)
 
 
-def _peak_rss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def _device_name(device: str) -> str:
+def apply_gradients(loop: SftLoop) -> None:
+    """Clip, step the optimizer (through the fp16 scaler when there is one) and the LR
+    schedule, and clear the gradients."""
     import torch
 
-    if device.startswith("cuda"):
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return "cpu"
+    if loop.scaler:
+        loop.scaler.unscale_(loop.optimizer)
+    torch.nn.utils.clip_grad_norm_(loop.trainable, loop.training.max_grad_norm)
+    if loop.scaler:
+        loop.scaler.step(loop.optimizer)
+        loop.scaler.update()
+    else:
+        loop.optimizer.step()
+    loop.scheduler.step()
+    loop.optimizer.zero_grad(set_to_none=True)
+
+
+def checkpoint_if_due(loop: SftLoop, state: dict, run_dir: Path, emit) -> None:
+    """Every ``checkpoint_every`` steps (but not after the last), rank 0 saves a
+    checkpoint; the other processes wait for it."""
+    every, prep = loop.training.checkpoint_every, loop.prep
+    due = bool(every) and state["step"] % every == 0
+    if due and state["step"] < loop.total_steps and prep.rank == 0:
+        path = save_checkpoint(run_dir, prep.model, loop.optimizer, loop.scheduler, state,
+                               prep.cuda)
+        emit({"event": "checkpoint", "step": state["step"], "path": str(path)})
+    if prep.world > 1 and due:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def save_adapter(loop: SftLoop, state: dict, run_dir: Path, status: str,
+                 train_seconds: float, resumed: bool) -> dict:
+    """Rank 0 saves the adapter; every process reports the run's stats."""
+    prep = loop.prep
+    if prep.rank == 0:
+        prep.model.save_pretrained(run_dir / "adapter", safe_serialization=True)
+    stats = run_stats(prep, status=status, steps=state["step"], total_steps=loop.total_steps,
+                      train_tokens=state["tokens"], final_loss=state["loss"],
+                      train_seconds=train_seconds, resumed=resumed)
+    if prep.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return stats
 
 
 def save_checkpoint(run_dir: Path, model, optimizer, scheduler, position: dict, cuda: bool) -> Path:
@@ -246,5 +267,6 @@ def save_checkpoint(run_dir: Path, model, optimizer, scheduler, position: dict, 
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted(p for p in (run_dir / "checkpoints").glob("step-*") if (p / "state.pt").is_file())
+    found = sorted(p for p in (run_dir / "checkpoints").glob("step-*")
+                   if (p / "state.pt").is_file())
     return found[-1] if found else None
