@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import tiny_probes as probes
 
 from modelcfg.config.builtin import TINY_LLAMA
 from modelcfg.tiny import build as tiny
@@ -34,8 +35,8 @@ def test_base_refuses_unsafe_and_knows_some_addition(tiny_model):
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    assert tiny.refusal_rate(model, tok, unsafe=True) >= 0.9
-    assert 0.05 <= tiny.addition_exact_match(model, tok, n=200) <= 0.7  # room for LoRA
+    assert probes.refusal_rate(model, tok, unsafe=True) >= 0.9
+    assert 0.05 <= probes.addition_exact_match(model, tok, n=200) <= 0.7  # room for LoRA
 
 
 def test_cached_build_is_reused_and_damage_is_detected(tiny_model, tmp_path):

@@ -50,36 +50,9 @@ def build_baseline(results: dict, manifest: dict, *, adapter: str, config_path: 
     Raises MC703 when the results or manifest cannot be evidence (wrong format, another
     adapter, a missing or NaN metric)."""
     where = f"results for {adapter}"
-    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
-        raise UserError("MC703", f"{where}: not a {RESULTS_FORMAT} results file")
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), str):
-        raise UserError("MC703", f"{where}: the training manifest has no fingerprint")
-    if manifest.get("adapter") not in (None, adapter):
-        raise UserError("MC703", f"{where}: the manifest is of adapter "
-                        f"{manifest.get('adapter')!r}")
-    if manifest.get("status", "complete") != "complete":
-        raise UserError("MC703", f"{where}: the training run is {manifest.get('status')!r}, "
-                        "not complete")
-    fingerprint = (results.get("model") or {}).get("fingerprint")
-    if isinstance(fingerprint, dict):
-        fingerprint = fingerprint.get("fingerprint")
-    if isinstance(fingerprint, str) and fingerprint != manifest["fingerprint"]:
-        raise UserError("MC703", f"{where}: evaluated fingerprint {fingerprint[:12]} is not "
-                        f"the trained one {manifest['fingerprint'][:12]}")
-    tasks = {}
-    for name, task in sorted((results.get("tasks") or {}).items()):
-        samples: dict[str, dict] = {}
-        for doc_id, sample in sorted(task.get("samples", {}).items(), key=lambda kv: int(kv[0])):
-            for metric, score in sample.get("scores", {}).items():
-                samples.setdefault(metric, {})[str(doc_id)] = [sample.get("doc_hash"), score]
-        metrics = {}
-        for metric, summary in sorted(task.get("metrics", {}).items()):
-            metrics[metric] = {"value": summary.get("value"), "stderr": summary.get("stderr"),
-                               "n": summary.get("n"),
-                               "higher_is_better": summary.get("higher_is_better")}
-        tasks[name] = {"version": task.get("version"), "config_hash": task.get("config_hash"),
-                       "source": task.get("source"), "n_docs": task.get("n_docs"),
-                       "metrics": metrics, "samples": samples}
+    _check_sources(results, manifest, adapter, where)
+    tasks = {name: _baseline_task(task)
+             for name, task in sorted((results.get("tasks") or {}).items())}
     cost_in = manifest.get("cost") or {}
     cost = {k: cost_in.get(k) for k in COST_FIELDS if k in cost_in}
     if "trainable_parameters" not in cost and "trainable_params" in cost_in:
@@ -104,6 +77,40 @@ def build_baseline(results: dict, manifest: dict, *, adapter: str, config_path: 
     if problems:
         raise UserError("MC703", f"{where} cannot be a baseline: {'; '.join(problems[:5])}")
     return baseline
+
+
+def _check_sources(results: dict, manifest: dict, adapter: str, where: str) -> None:
+    """MC703 unless ``results`` and ``manifest`` are of the same complete run of ``adapter``."""
+    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
+        raise UserError("MC703", f"{where}: not a {RESULTS_FORMAT} results file")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), str):
+        raise UserError("MC703", f"{where}: the training manifest has no fingerprint")
+    if manifest.get("adapter") not in (None, adapter):
+        raise UserError("MC703", f"{where}: the manifest is of adapter "
+                        f"{manifest.get('adapter')!r}")
+    if manifest.get("status", "complete") != "complete":
+        raise UserError("MC703", f"{where}: the training run is {manifest.get('status')!r}, "
+                        "not complete")
+    fingerprint = (results.get("model") or {}).get("fingerprint")
+    if isinstance(fingerprint, dict):
+        fingerprint = fingerprint.get("fingerprint")
+    if isinstance(fingerprint, str) and fingerprint != manifest["fingerprint"]:
+        raise UserError("MC703", f"{where}: evaluated fingerprint {fingerprint[:12]} is not "
+                        f"the trained one {manifest['fingerprint'][:12]}")
+
+
+def _baseline_task(task: dict) -> dict:
+    """One task of a results file in baseline form: per metric ``{doc_id: [hash, score]}``."""
+    samples: dict[str, dict] = {}
+    for doc_id, sample in sorted(task.get("samples", {}).items(), key=lambda kv: int(kv[0])):
+        for metric, score in sample.get("scores", {}).items():
+            samples.setdefault(metric, {})[str(doc_id)] = [sample.get("doc_hash"), score]
+    metrics = {metric: {"value": summary.get("value"), "stderr": summary.get("stderr"),
+                        "n": summary.get("n"), "higher_is_better": summary.get("higher_is_better")}
+               for metric, summary in sorted(task.get("metrics", {}).items())}
+    return {"version": task.get("version"), "config_hash": task.get("config_hash"),
+            "source": task.get("source"), "n_docs": task.get("n_docs"),
+            "metrics": metrics, "samples": samples}
 
 
 # ----------------------------------------------------------------------------- shape

@@ -51,6 +51,29 @@ def _rationale(tree, rel: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+def _checked_evidence(repo: Path, adapter: str, evidence: dict, remote: str) -> dict:
+    """``evidence`` as a baseline to write: valid, of ``adapter``, its commit resolved."""
+    problems = baseline_problems(evidence)
+    if problems:
+        raise UserError("MC723", f"evidence is not a valid baseline: {'; '.join(problems[:3])}")
+    if evidence["adapter"] != adapter:
+        raise UserError("MC723", f"evidence is of adapter {evidence['adapter']!r}, not "
+                        f"{adapter!r}")
+    commit = _evidence_commit(repo, evidence["commit"], remote)
+    return {**evidence, "commit": commit, "ledger": None}
+
+
+def _refuse_superseded(adapter: str, current: dict | None, evidence: dict) -> None:
+    """MC720 when the baseline moved, since the gate ran, to another accepted version."""
+    if current is not None and current["fingerprint"] != evidence["fingerprint"]:
+        raise UserError("MC720", f"the baseline of {adapter} changed underneath this "
+                        f"promotion: it is now fingerprint {current['fingerprint'][:12]} "
+                        f"from commit {current['commit'][:12]} (ledger entry "
+                        f"{(current.get('ledger') or {}).get('seq')}), and this evidence "
+                        f"is {evidence['fingerprint'][:12]} judged against an older "
+                        "baseline; re-run the gate against the new baseline")
+
+
 def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "origin",
             branch: str | None = None, verdict: str = "pass", eval_summary: dict | None = None,
             rationale: str | None = None, expected_baseline_sha256=_UNSET,
@@ -66,14 +89,8 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
     the baseline does nothing (``already``): re-running a promotion job is safe.
     """
     repo = Path(repo)
-    problems = baseline_problems(evidence)
-    if problems:
-        raise UserError("MC723", f"evidence is not a valid baseline: {'; '.join(problems[:3])}")
-    if evidence["adapter"] != adapter:
-        raise UserError("MC723", f"evidence is of adapter {evidence['adapter']!r}, not "
-                        f"{adapter!r}")
-    commit = _evidence_commit(repo, evidence["commit"], remote)
-    evidence = {**evidence, "commit": commit, "ledger": None}
+    evidence = _checked_evidence(repo, adapter, evidence, remote)
+    commit = evidence["commit"]
     new_sha = baseline_sha256(evidence)
     who = actor_record(actor)
     seen = {"sha": expected_baseline_sha256}
@@ -87,14 +104,8 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
             return PromoteResult("promote", adapter, None, None, current, attempt, already=True)
         if seen["sha"] is _UNSET:
             seen["sha"] = current_sha
-        if current_sha != seen["sha"] and current is not None and (
-                current["fingerprint"] != evidence["fingerprint"]):
-            raise UserError("MC720", f"the baseline of {adapter} changed underneath this "
-                            f"promotion: it is now fingerprint {current['fingerprint'][:12]} "
-                            f"from commit {current['commit'][:12]} (ledger entry "
-                            f"{(current.get('ledger') or {}).get('seq')}), and this evidence "
-                            f"is {evidence['fingerprint'][:12]} judged against an older "
-                            "baseline; re-run the gate against the new baseline")
+        if current_sha != seen["sha"]:
+            _refuse_superseded(adapter, current, evidence)
         old_commit = current["commit"] if current else None
         if old_commit and git.commit_of(repo, old_commit) is None:
             old_commit = None  # not in this clone: diff from nothing rather than guess

@@ -33,6 +33,8 @@ def _signed(value) -> str:
 
 
 def render(report: dict) -> str:
+    """The whole report: verdict, what blocks the change, the config diff, one section per
+    judged adapter, the history plot."""
     lines = [f"# modelcfg gate: {ICON.get(report['verdict'], report['verdict'])}", ""]
     lines.append(f"Base `{report['base'][:12]}` → head `{report['head'][:12]}` "
                  f"(merge base `{report['merge_base'][:12]}`), {report.get('wall_seconds', 0)} s.")
@@ -44,11 +46,19 @@ def render(report: dict) -> str:
     if report["reasons"]:
         lines += ["", "## Blocking reasons", ""]
         lines += [f"- **{r['code']}** {r['message']}" for r in report["reasons"]]
-    diff = report.get("diff") or {}
-    lines += ["", "## Config changes", ""]
+    lines += ["", "## Config changes", "", *_change_lines((report.get("diff") or {}))]
+    for cfg in report["configs"]:
+        lines += _config_lines(cfg)
+    if report.get("plot"):
+        lines += ["", "## Metric history", "", f"![metric history]({report['plot']})"]
+    return "\n".join(lines) + "\n"
+
+
+def _change_lines(diff: dict) -> list[str]:
     changes = diff.get("changes", [])
     if not changes:
-        lines.append("No modelcfg document changed.")
+        return ["No modelcfg document changed."]
+    lines = []
     for c in changes:
         impact = f" — impact: **{c['impact']}**" if c.get("impact") else ""
         lines.append(f"- {c['kind']} `{c['name']}` ({c['status']}){impact}")
@@ -56,48 +66,52 @@ def render(report: dict) -> str:
             old = f"`{_short(f['old'])}`" if "old" in f else "(absent)"
             new = f"`{_short(f['new'])}`" if "new" in f else "(absent)"
             lines.append(f"  - `{f['field']}`: {old} → {new}")
-        for why in c.get("reasons", []):
-            lines.append(f"  - because {why}")
-    for cfg in report["configs"]:
-        lines += ["", f"## `{cfg['adapter']}`: {ICON.get(cfg['verdict'], cfg['verdict'])}", ""]
-        lines.append(f"Config `{cfg['path']}`, impact **{cfg['impact']}**.")
-        if cfg.get("baseline"):
-            b = cfg["baseline"]
-            what = (f"promoted baseline from `{(b.get('commit') or '')[:12]}`"
-                    if b.get("source") == "baseline" else f"base model `{b.get('model')}` "
-                    "without an adapter (new adapter)")
-            lines.append(f"Compared with the {what}.")
-        if cfg["reasons"]:
-            lines += ["", "Why it is blocked:", ""]
-            for r in cfg["reasons"]:
-                where = f" (task `{r['task']}`)" if r.get("task") else ""
-                rule = f" — threshold `{r['threshold']}`" if r.get("threshold") else ""
-                lines.append(f"- **{r['code']}**{where} {r['message']}{rule}")
-        if cfg["tasks"]:
-            lines += ["", "| task | metric | baseline | candidate | Δ | CI | items | decision |",
-                      "|---|---|---|---|---|---|---|---|"]
-            for task, o in cfg["tasks"].items():
-                ci = f"[{_signed(o.get('ci_low'))}, {_signed(o.get('ci_high'))}]"
-                items = f"{o.get('items_used', 0)}/{o.get('items_available', 0)}"
-                decision = o.get("decision", "")
-                if o.get("significant_gain"):
-                    decision += " (gain)"
-                if o.get("kind") == "safety":
-                    decision += (f" (rate {_num(o.get('rate'))}, exact lower bound "
-                                 f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
-                lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
-                             f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
-                             f"{ci} | {items} | {decision} |")
-            needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in cfg["tasks"].items()
-                     if isinstance(o.get("items_needed"), int) and o.get("decision") == "undecided"
-                     and o["items_needed"] > o.get("items_available", 0)]
-            if needs:
-                lines += ["", "A decision at these margins would need more items than the "
-                          "suites have: " + ", ".join(needs) + "."]
-        lines += ["", *_cost_lines(cfg)]
-    if report.get("plot"):
-        lines += ["", "## Metric history", "", f"![metric history]({report['plot']})"]
-    return "\n".join(lines) + "\n"
+        lines += [f"  - because {why}" for why in c.get("reasons", [])]
+    return lines
+
+
+def _config_lines(cfg: dict) -> list[str]:
+    lines = ["", f"## `{cfg['adapter']}`: {ICON.get(cfg['verdict'], cfg['verdict'])}", "",
+             f"Config `{cfg['path']}`, impact **{cfg['impact']}**."]
+    if cfg.get("baseline"):
+        b = cfg["baseline"]
+        what = (f"promoted baseline from `{(b.get('commit') or '')[:12]}`"
+                if b.get("source") == "baseline" else f"base model `{b.get('model')}` "
+                "without an adapter (new adapter)")
+        lines.append(f"Compared with the {what}.")
+    if cfg["reasons"]:
+        lines += ["", "Why it is blocked:", ""]
+        for r in cfg["reasons"]:
+            where = f" (task `{r['task']}`)" if r.get("task") else ""
+            rule = f" — threshold `{r['threshold']}`" if r.get("threshold") else ""
+            lines.append(f"- **{r['code']}**{where} {r['message']}{rule}")
+    if cfg["tasks"]:
+        lines += _task_table(cfg["tasks"])
+    return lines + ["", *_cost_lines(cfg)]
+
+
+def _task_table(tasks: dict) -> list[str]:
+    lines = ["", "| task | metric | baseline | candidate | Δ | CI | items | decision |",
+             "|---|---|---|---|---|---|---|---|"]
+    for task, o in tasks.items():
+        ci = f"[{_signed(o.get('ci_low'))}, {_signed(o.get('ci_high'))}]"
+        items = f"{o.get('items_used', 0)}/{o.get('items_available', 0)}"
+        decision = o.get("decision", "")
+        if o.get("significant_gain"):
+            decision += " (gain)"
+        if o.get("kind") == "safety":
+            decision += (f" (rate {_num(o.get('rate'))}, exact lower bound "
+                         f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
+        lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
+                     f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
+                     f"{ci} | {items} | {decision} |")
+    needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in tasks.items()
+             if isinstance(o.get("items_needed"), int) and o.get("decision") == "undecided"
+             and o["items_needed"] > o.get("items_available", 0)]
+    if needs:
+        lines += ["", "A decision at these margins would need more items than the suites "
+                  "have: " + ", ".join(needs) + "."]
+    return lines
 
 
 def _cost_lines(cfg: dict) -> list[str]:

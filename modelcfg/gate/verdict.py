@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from modelcfg.config.cost import LIMITS, exceeded
 from modelcfg.config.model import CAPABILITY, SAFETY, CostLimits, TaskRule, Thresholds
+from modelcfg.core.numbers import is_finite
 from modelcfg.gate import sequential, stats
 
 PASS, BLOCK, ERROR = "pass", "block", "error"
@@ -118,17 +119,12 @@ def pair(task: str, metric: str, baseline: dict, candidate: dict,
         c = cand_samples[doc]["scores"].get(key_c)
         b = base_samples[doc]["scores"].get(key_b)
         for who, value in (("candidate", c), ("baseline", b)):
-            if value is None or (numeric and not _finite(value)):
+            if value is None or (numeric and not is_finite(value)):
                 return [], [], [Reason("MC806", f"{who} score of item {doc} is {value!r}, not "
                                        "a finite number", task=task, field=metric)]
         cand.append(float(c) if numeric else c)
         base.append(float(b) if numeric else b)
     return cand, base, []
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
 
 
 def design_for(spec: TaskRule, looks: int) -> sequential.Design:
@@ -262,7 +258,7 @@ def cost_reasons(cost: dict, thresholds_cost: CostLimits) -> list[Reason]:
         key, what = LIMITS[limit_key]
         if limits.get(limit_key) is None:
             continue
-        if not _finite(cost.get(key)):
+        if not is_finite(cost.get(key)):
             reasons.append(Reason("MC806", f"the run reports no {what}; cannot check "
                                   f"{limit_key}", field=key, threshold=f"cost.{limit_key}"))
         for _, value, limit in exceeded(cost, limits, (limit_key,)):
