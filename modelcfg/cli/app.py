@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from modelcfg import __version__
+from modelcfg.core.atomic import write_text
 from modelcfg.core.errors import UserError
 from modelcfg.core.extras import missing_extra, require
 
@@ -84,23 +85,15 @@ def schema(
                                          "Contract, Thresholds."),
 ) -> None:
     """Print or write the JSON Schemas (draft 2020-12) of the config kinds, for editors."""
-    from modelcfg.config.schema import KINDS, schema_text
-    from modelcfg.core.atomic import write_text
+    from modelcfg.config.schema import schema_texts
 
-    kinds = list(KINDS)
-    if kind is not None:
-        if kind not in KINDS:
-            raise UserError("MC004", f"unknown kind {kind!r}; expected one of "
-                            f"{', '.join(KINDS)}", exit_code=2)
-        kinds = [kind]
+    texts = schema_texts(kind)
     if out is None:
-        for k in kinds:
-            sys.stdout.write(schema_text(k))
+        sys.stdout.write("".join(texts.values()))
         return
-    out.mkdir(parents=True, exist_ok=True)
-    for k in kinds:
-        target = out / f"{KINDS[k]}.schema.json"
-        write_text(target, schema_text(k))
+    for name, text in texts.items():
+        target = out / name
+        write_text(target, text)
         typer.echo(str(target))
 
 

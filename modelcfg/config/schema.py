@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 
 from modelcfg.config.loader import Loaded
-from modelcfg.core.errors import Problem
+from modelcfg.core.errors import Problem, UserError
 
 API_VERSION = "modelcfg/v1"
 KINDS = {
@@ -35,6 +35,15 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 def schema_text(kind: str) -> str:
     folder = resources.files("modelcfg.config").joinpath("schemas")
     return folder.joinpath(f"{KINDS[kind]}.schema.json").read_text()
+
+
+def schema_texts(kind: str | None = None) -> dict[str, str]:
+    """``<kind>.schema.json`` file name -> text, for one kind or all; MC004 for an unknown
+    kind."""
+    if kind is not None and kind not in KINDS:
+        raise UserError("MC004", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}",
+                        exit_code=2)
+    return {f"{KINDS[k]}.schema.json": schema_text(k) for k in ([kind] if kind else KINDS)}
 
 
 @cache

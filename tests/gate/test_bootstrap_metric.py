@@ -12,7 +12,7 @@ import pytest
 from modelcfg.config.model import TaskRule
 from modelcfg.gate import verdict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def f1(items):

@@ -41,7 +41,7 @@ from modelcfg.config.trees import FsTree
 from modelcfg.config.workspace import load_workspace
 from modelcfg.train.fingerprint import fingerprint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 V1 = {"apiVersion": "modelcfg/v1"}
 
 

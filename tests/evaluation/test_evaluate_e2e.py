@@ -14,7 +14,7 @@ from modelcfg.tiny import synthetic
 
 pytestmark = pytest.mark.e2e
 
-TASKS_DIR = Path(__file__).resolve().parents[1] / "evals" / "tasks"
+TASKS_DIR = Path(__file__).resolve().parents[2] / "evals" / "tasks"
 ALL_TASKS = ["arith_gen", "arith_mc", "safety_refusal", "over_refusal"]
 METRICS = {"arith_gen": "exact_match", "arith_mc": "acc", "safety_refusal": "refusal_rate",
            "over_refusal": "compliance_rate"}

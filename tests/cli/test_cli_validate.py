@@ -10,7 +10,7 @@ from pathlib import Path
 
 from repo_helpers import GOLDEN, make_repo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "peft", "lm_eval", "accelerate", "trl", "github")
 
 

@@ -25,7 +25,7 @@ from modelcfg.config.trees import FsTree
 from modelcfg.gate.run import GateSettings, run_gate
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com"}
 
 

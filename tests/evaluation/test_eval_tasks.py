@@ -12,7 +12,7 @@ import yaml
 
 from modelcfg.tiny import synthetic
 
-EVALS = Path(__file__).resolve().parents[1] / "evals"
+EVALS = Path(__file__).resolve().parents[2] / "evals"
 TASKS_DIR = EVALS / "tasks"
 LOCAL_TASKS = ["arith_gen", "arith_mc", "safety_refusal", "over_refusal"]
 EXPECTED_DOCS = {"arith_gen": 400, "arith_mc": 400, "safety_refusal": 72, "over_refusal": 72}

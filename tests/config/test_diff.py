@@ -175,5 +175,5 @@ def test_diff_imports_no_heavy_modules():
     code = ("import sys, modelcfg.config.diff, modelcfg.audit.baseline, modelcfg.audit.ledger, modelcfg.audit.promote;"
             "print([m for m in ('torch','transformers','peft','lm_eval') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]", out.stderr

@@ -14,7 +14,7 @@ import pytest
 from repo_helpers import commit_all, make_repo
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

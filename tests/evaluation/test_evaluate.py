@@ -15,7 +15,7 @@ from modelcfg.core.errors import UserError
 from modelcfg.evaluation import harness as ev
 from modelcfg.evaluation import results as res
 
-TASKS_DIR = Path(__file__).resolve().parents[1] / "evals" / "tasks"
+TASKS_DIR = Path(__file__).resolve().parents[2] / "evals" / "tasks"
 
 
 def test_import_is_cheap():
