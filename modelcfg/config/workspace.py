@@ -1,8 +1,6 @@
-"""A repository's modelcfg documents, read from the working tree or from a git commit.
-
-Everything that reads configs goes through a *tree*: :class:`FsTree` for the working tree,
-:class:`GitTree` for a commit's objects. The gate uses the latter to read everything that
-judges a change from the base commit, whatever the head's working tree says.
+"""A repository's modelcfg documents, each loaded from a tree (:mod:`modelcfg.config.trees`)
+and checked against its schema, collected in a :class:`Workspace`. The gate reads the base
+commit's through a GitTree, whatever the head's working tree says.
 
 Layout (documented in docs/config-reference.md):
 

@@ -1,5 +1,5 @@
-"""Evidence the gate compares: baselines in results form, the config key that tells a stale
-baseline, and the evidence a passing change leaves for promotion."""
+"""Evidence the gate compares (a baseline in results form) and the evidence a passing change
+leaves for `modelcfg promote`."""
 
 from __future__ import annotations
 
