@@ -223,6 +223,9 @@ def gate(
     pr_author: Optional[str] = typer.Option(None, help="Pull request author (for the "
                                             "contract's agent rules)."),
     label: list[str] = typer.Option([], help="Pull request label (repeatable)."),
+    labels_json: Optional[str] = typer.Option(None, help="Pull request labels as a JSON list "
+                                              "of strings (what a workflow's toJSON gives; "
+                                              "no word splitting)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
                                "path; json: gate.json on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -235,7 +238,8 @@ def gate(
     from modelcfg.gate.run import GateSettings, run_gate
 
     repo = _root(root)
-    settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=list(label))
+    labels = list(label) + _json_labels(labels_json)
+    settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels)
     report = run_gate(repo, base, head, out if out.is_absolute() else repo / out, settings,
                       emit=_progress_printer(quiet))
     if fmt is Format.json:
@@ -249,6 +253,23 @@ def gate(
             typer.echo(f"{r['code']} {r['message']}")
         typer.echo(f"gate: {report['verdict']}  ({out / 'report.md'})")
     raise typer.Exit({"pass": 0, "block": 1}.get(report["verdict"], 2))
+
+
+def _json_labels(text: Optional[str]) -> list[str]:
+    if text is None:
+        return []
+    import json
+
+    try:
+        labels = json.loads(text)
+    except ValueError as err:
+        labels, detail = None, f" ({err})"
+    else:
+        detail = ""
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise UserError("MC006", f"--labels-json must be a JSON list of strings, e.g. "
+                        f'\'["agent", "safety review"]\'{detail}', exit_code=2)
+    return labels
 
 
 @app.command()

@@ -14,6 +14,7 @@ CODES: dict[str, str] = {
     "MC003": "a file on the command line is not YAML (or a JSONL dataset)",
     "MC004": "unknown kind for modelcfg schema",
     "MC005": "a command needs an optional install (modelcfg[train], modelcfg[eval])",
+    "MC006": "--labels-json is not a JSON list of strings",
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",
