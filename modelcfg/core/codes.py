@@ -136,6 +136,8 @@ CODES: dict[str, str] = {
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
     "MC820": "the gate could not run (error; exit 2)",
+    "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
+              "shallow clone cut inside the change, a missing object)"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),
