@@ -115,6 +115,8 @@ CODES: dict[str, str] = {
               "not pass"),
     "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, or its config "
               "or evals have uncommitted changes"),
+    "MC727": ("the ledger or a baseline is not a regular file (a symlink, submodule or special "
+              "file at its path or on the way): never followed"),
     # gate reasons
     "MC801": ("the config is invalid under the base commit's policy (the validation problems "
               "are listed)"),
