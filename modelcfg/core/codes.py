@@ -102,6 +102,8 @@ CODES: dict[str, str] = {
     "MC716": "refusing to promote or append: the ledger (or baselines) do not verify",
     "MC717": "invalid ledger entry from the caller (action, adapter, commit, baseline sha, NaN)",
     "MC718": "a commit rewrote the ledger instead of appending (history check)",
+    "MC719": ("foreign evidence: its commit (or a rollback target) is not in the history of the "
+              "branch it would land on"),
     "MC720": ("promotion conflict: the adapter's baseline changed underneath to another "
               "fingerprint"),
     "MC721": ("cannot fetch or push the branch, retries exhausted, or HEAD detached without a "
@@ -117,6 +119,8 @@ CODES: dict[str, str] = {
               "or evals have uncommitted changes"),
     "MC727": ("the ledger or a baseline is not a regular file (a symlink, submodule or special "
               "file at its path or on the way): never followed"),
+    "MC728": ("evidence judged for another config: its config_key is not the adapter's on the "
+              "branch head"),
     # gate reasons
     "MC801": ("the config is invalid under the base commit's policy (the validation problems "
               "are listed)"),
