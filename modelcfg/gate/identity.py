@@ -23,6 +23,7 @@ from modelcfg.core.errors import UserError
 
 # Trailers whose value names a person who wrote the commit.
 IDENTITY_TRAILERS = ("co-authored-by", "signed-off-by")
+FOLD_LINES = 20  # continuation lines folded into one trailer (bounds the work per line)
 _TRAILER = re.compile(r"^\s*(\w[\w .-]{0,80}?)\s*:(.*)$")
 _IDENT = re.compile(r"^(.*?)\s*<([^<>]*)>")
 _TIMESTAMP = re.compile(r"^(.*>)\s*-?\d+\s*[+-]\d{4}\s*$")
@@ -45,10 +46,11 @@ def trailer_key(key: str) -> str:
 
 def identity_forms(ident: str) -> set[str]:
     """The forms an identity (a login, a name, an email or ``Name <email>``) is matched in:
-    as given, its name and email, the email's local part and a GitHub noreply login
-    (``123+login@users.noreply.github.com``), each also without a trailing ``[bot]``."""
+    as given (also without a leading ``@``), its name and email, the email's local part and
+    a GitHub noreply login (``123+login@users.noreply.github.com``), each also without a
+    trailing ``[bot]``."""
     text = norm(ident)
-    forms = {text}
+    forms = {text, text.lstrip("@")}  # a login may come as @login
     match = _IDENT.match(text)
     if match:
         forms |= {match.group(1).strip(), match.group(2).strip()}
@@ -64,18 +66,19 @@ def trailers(message: str) -> list[tuple[str, str]]:
     """``(key, value)`` of every trailer-shaped line of ``message`` but its subject; a
     trailer continued on indented lines is given folded (and as its first line)."""
     lines = message.splitlines()[1:]
+    normed = [norm(line) for line in lines]
     out: list[tuple[str, str]] = []
-    for i, line in enumerate(lines):
-        match = _TRAILER.match(norm(line))
+    for i, line in enumerate(normed):
+        match = _TRAILER.match(line)
         if not match:
             continue
         key, value = trailer_key(match.group(1)), norm(match.group(2))
         out.append((key, value))
         more = []
-        for follow in lines[i + 1:]:
-            if not follow[:1].isspace() or not follow.strip():
+        for j in range(i + 1, min(i + 1 + FOLD_LINES, len(lines))):
+            if not lines[j][:1].isspace() or not normed[j]:
                 break
-            more.append(norm(follow))
+            more.append(normed[j])
         if more:
             out.append((key, " ".join([value, *more]).strip()))
     return out

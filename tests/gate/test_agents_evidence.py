@@ -44,7 +44,7 @@ def test_agents_are_recognised_by_author_trailer_label_or_pr_author():
 def test_recognition_ignores_case_spacing_and_invisible_characters():
     for ident in ("Renovate[BOT]", "AGENT-7", "agent\u200b-7", "\uff21gent-7", " agent-7 ",
                   "agent-7 <x@example.com>", "Dev <agent-7@example.com>",
-                  "Dev <123+agent-7@users.noreply.github.com>", "agent-7[bot]"):
+                  "Dev <123+agent-7@users.noreply.github.com>", "agent-7[bot]", "@agent-7"):
         assert is_agent_identity(CONTRACT.agents.authors, ident), ident
     for ident in ("Dev <dev@example.com>", "secret-agent-x", "7-agent"):
         assert not is_agent_identity(CONTRACT.agents.authors, ident), ident
