@@ -18,6 +18,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from modelcfg.audit.files import folder, regular_file
 from modelcfg.config.trees import FsTree, PathProblem
 from modelcfg.core.errors import UserError
 from modelcfg.core.hashing import canonical_json, sha256_bytes
@@ -237,13 +238,14 @@ def parse_baseline(data: bytes, rel: str) -> dict:
 
 def read_baseline(tree, adapter: str) -> dict | None:
     """The baseline of ``adapter`` in ``tree`` (GitTree, FsTree or a folder path), or None
-    when it has none. The gate passes the *base* commit's tree."""
+    when it has none. The gate passes the *base* commit's tree. MC727 when its path holds
+    a symlink, submodule or anything but a regular file (never followed)."""
     if isinstance(tree, (str, Path)):
         tree = FsTree(Path(tree))
     rel = baseline_path(adapter)
+    if not regular_file(tree, rel):
+        return None
     try:
-        if not tree.is_file(rel):
-            return None
         data = tree.read(rel)
     except (OSError, PathProblem) as err:
         raise UserError("MC701", f"cannot read baseline: {err}", path=rel) from err
@@ -255,9 +257,10 @@ def read_baseline(tree, adapter: str) -> dict | None:
 
 
 def list_baselines(tree) -> list[str]:
-    """Adapter names with a baseline file in ``tree``."""
+    """Adapter names with a baseline file in ``tree`` (any entry named ``*.json``: each is
+    then read as a regular file); MC727 when ``evals/baselines`` is no real folder."""
     if isinstance(tree, (str, Path)):
         tree = FsTree(Path(tree))
-    if not tree.is_dir(BASELINES_DIR):
+    if not folder(tree, BASELINES_DIR):
         return []
     return [n[:-5] for n in tree.list_dir(BASELINES_DIR) if n.endswith(".json")]

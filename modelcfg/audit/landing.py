@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from modelcfg.audit.baseline import baseline_path, dumps_baseline
-from modelcfg.audit.ledger import LEDGER, appended, verify
+from modelcfg.audit.ledger import LEDGER, appended, read_text, verify
 from modelcfg.config.trees import GitTree
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -106,6 +106,19 @@ def _fast_forward(repo: Path, branch: str, commit: str) -> bool:
     return git.attempt(repo, "merge", "--ff-only", "-q", commit)[0]
 
 
+def _refuse_unverified(findings: list, where: str) -> None:
+    """MC727 when the ledger or a baseline there is no regular file; MC716 on any other
+    finding: a broken record is looked at, never extended."""
+    odd = [f for f in findings if f.code == "MC727"]
+    if odd:
+        raise UserError("MC727", f"on {where}: {odd[0].message}", path=odd[0].path, line=1,
+                        col=1)
+    if findings:
+        raise UserError("MC716", f"the ledger or baselines on {where} do not verify "
+                        f"({len(findings)} finding(s); first: {findings[0].render()}); run "
+                        "`modelcfg audit verify`")
+
+
 def land(repo: Path, remote: str, branch: str | None, build, max_attempts: int
          ) -> PromoteResult:
     """Fetch, build on the remote head, push; on a lost race, again with the new head.
@@ -119,11 +132,7 @@ def land(repo: Path, remote: str, branch: str | None, build, max_attempts: int
     for attempt in range(1, max_attempts + 1):
         head = _fetch(repo, remote, branch)
         tree = GitTree(repo, head)
-        findings = verify(tree)
-        if findings:
-            raise UserError("MC716", f"the ledger or baselines on {remote}/{branch} do not "
-                            f"verify ({len(findings)} finding(s); first: "
-                            f"{findings[0].render()}); run `modelcfg audit verify`")
+        _refuse_unverified(verify(tree), f"{remote}/{branch}")
         plan = build(tree, attempt)
         if isinstance(plan, PromoteResult):
             plan.attempts = attempt
@@ -189,7 +198,7 @@ def ledger_files(tree, adapter: str, baseline: dict, entry: dict, now: str | Non
                  extra: dict[str, bytes | None]) -> tuple[dict, dict, dict]:
     """The files of the commit: ``extra``, the ledger with ``entry`` appended, and the
     baseline pointing at that entry; with the completed entry and baseline."""
-    data = tree.read(LEDGER) if tree.is_file(LEDGER) else b""
+    data = read_text(tree)
     ledger_bytes, entry = appended(data, entry, now=now)
     baseline = {**baseline, "ledger": {"seq": entry["seq"], "hash": entry["hash"]}}
     files = {**extra, LEDGER: ledger_bytes,

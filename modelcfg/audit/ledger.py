@@ -14,6 +14,7 @@ checks, through git history, that every commit only ever appended to the ledger.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from modelcfg.audit.baseline import (
     list_baselines,
     read_baseline,
 )
+from modelcfg.audit.files import regular_file
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
@@ -50,9 +52,13 @@ def _tree(tree_or_root):
 
 
 def read_text(tree_or_root) -> bytes:
+    """The ledger's bytes (empty when there is none); MC727 when its path holds no regular
+    file, MC710 when it cannot be read."""
     tree = _tree(tree_or_root)
+    if not regular_file(tree, LEDGER):
+        return b""
     try:
-        return tree.read(LEDGER) if tree.is_file(LEDGER) else b""
+        return tree.read(LEDGER)
     except (OSError, PathProblem) as err:
         raise UserError("MC710", f"cannot read the ledger: {err}", path=LEDGER) from err
 
@@ -126,59 +132,80 @@ def read_entries(tree_or_root) -> list[dict]:
 
 def verify(tree_or_root) -> list[Problem]:
     """Every finding about the ledger and the baselines of ``tree_or_root`` (a GitTree, an
-    FsTree or a folder): an edited, deleted, inserted or reordered entry, and a baseline that
-    does not match the entry it was promoted with. Empty when all is consistent."""
+    FsTree or a folder): an edited, deleted, inserted or reordered entry, a baseline that
+    does not match the entry it was promoted with, and a ledger or baseline path that holds
+    no regular file (MC727: a symlink is never followed). Empty when all is consistent."""
     tree = _tree(tree_or_root)
-    entries, problems = parse(read_text(tree))
+    try:
+        data, adapters = read_text(tree), list_baselines(tree)
+    except UserError as err:
+        if err.code != "MC727":
+            raise
+        return [Problem(err.path or LEDGER, 1, 1, err.code, err.message)]
+    entries, problems = parse(data)
     problems += _chain(entries)
     valid = [e for _, e in entries if e is not None and isinstance(e.get("seq"), int)]
-    by_seq = {e["seq"]: e for e in reversed(valid)}
     latest: dict[str, dict] = {}
     for e in valid:
         if isinstance(e.get("adapter"), str) and NAME.match(e["adapter"]):
             latest[e["adapter"]] = e
-    line_of = {id(e): n for n, e in entries if e is not None}
-    for adapter in list_baselines(tree):
-        rel = f"evals/baselines/{adapter}.json"
-        def add(code, message):
-            problems.append(Problem(rel, 1, 1, code, message))
-        try:
-            baseline = read_baseline(tree, adapter)
-        except UserError as err:
-            add(err.code, err.message)
-            continue
-        ref = baseline.get("ledger")
-        if ref is None:
-            add("MC714", "baseline was not promoted through the ledger (no ledger reference)")
-            continue
-        entry = by_seq.get(ref["seq"])
-        if entry is None:
-            add("MC714", f"baseline was promoted with ledger entry {ref['seq']}, which the "
-                f"ledger does not have ({len(valid)} entries): entries were deleted")
-            continue
-        if entry_hash(entry) != ref["hash"]:
-            add("MC714", f"ledger entry {ref['seq']} is not the entry this baseline was "
-                "promoted with (the ledger was rewritten)")
-            continue
-        if entry.get("adapter") != adapter:
-            add("MC714", f"ledger entry {ref['seq']} is about {entry.get('adapter')!r}, not "
-                f"{adapter!r}")
-            continue
-        if entry.get("baseline_sha256") != baseline_sha256(baseline):
-            add("MC715", f"baseline content does not match the sha256 recorded in ledger "
-                f"entry {ref['seq']}: it was edited after promotion")
-        newest = latest.get(adapter)
-        if newest is not None and newest["seq"] > ref["seq"]:
-            add("MC714", f"ledger entry {newest['seq']} (line {line_of.get(id(newest))}) "
-                f"promoted {adapter} later, but the baseline is from entry {ref['seq']}: "
-                "the baseline was reverted by hand")
-    present = set(list_baselines(tree))
+    index = _Index({e["seq"]: e for e in reversed(valid)}, latest, len(valid),
+                   {id(e): n for n, e in entries if e is not None})
+    for adapter in adapters:
+        problems += _baseline_findings(tree, adapter, index)
     for adapter, entry in sorted(latest.items()):
-        if adapter not in present:
-            problems.append(Problem(LEDGER, line_of.get(id(entry), 1), 1, "MC714",
+        if adapter not in adapters:
+            problems.append(Problem(LEDGER, index.line_of.get(id(entry), 1), 1, "MC714",
                                     f"entry {entry['seq']} promoted {adapter}, but "
                                     f"{baseline_path(adapter)} is missing (deleted)"))
     return sorted(set(problems))
+
+
+@dataclass
+class _Index:
+    """The ledger's valid entries as a baseline's cross-check needs them."""
+
+    by_seq: dict[int, dict]
+    latest: dict[str, dict]  # the newest entry of each adapter
+    count: int
+    line_of: dict[int, int]  # id(entry) -> line number
+
+
+def _baseline_findings(tree, adapter: str, index: _Index) -> list[Problem]:
+    """One baseline against the ledger entry it names (MC714, MC715), or why it cannot be
+    read (MC701, MC727)."""
+    rel = f"evals/baselines/{adapter}.json"
+
+    def found(code, message):
+        return [Problem(rel, 1, 1, code, message)]
+    try:
+        baseline = read_baseline(tree, adapter)
+    except UserError as err:
+        return found(err.code, err.message)
+    ref = baseline.get("ledger") if baseline is not None else None
+    if ref is None:
+        return found("MC714", "baseline was not promoted through the ledger (no ledger "
+                     "reference)")
+    entry = index.by_seq.get(ref["seq"])
+    if entry is None:
+        return found("MC714", f"baseline was promoted with ledger entry {ref['seq']}, which "
+                     f"the ledger does not have ({index.count} entries): entries were deleted")
+    if entry_hash(entry) != ref["hash"]:
+        return found("MC714", f"ledger entry {ref['seq']} is not the entry this baseline was "
+                     "promoted with (the ledger was rewritten)")
+    if entry.get("adapter") != adapter:
+        return found("MC714", f"ledger entry {ref['seq']} is about {entry.get('adapter')!r}, "
+                     f"not {adapter!r}")
+    out = []
+    if entry.get("baseline_sha256") != baseline_sha256(baseline):
+        out += found("MC715", f"baseline content does not match the sha256 recorded in "
+                     f"ledger entry {ref['seq']}: it was edited after promotion")
+    newest = index.latest.get(adapter)
+    if newest is not None and newest["seq"] > ref["seq"]:
+        out += found("MC714", f"ledger entry {newest['seq']} (line "
+                     f"{index.line_of.get(id(newest))}) promoted {adapter} later, but the "
+                     f"baseline is from entry {ref['seq']}: the baseline was reverted by hand")
+    return out
 
 
 def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> dict:
@@ -222,23 +249,46 @@ def appended(data: bytes, entry: dict, *, now: str | None = None) -> tuple[bytes
 
 def verify_history(repo: Path, rev: str = "HEAD") -> list[Problem]:
     """Findings where a commit reachable from ``rev`` changed the ledger other than by
-    appending: each parent's ledger must be a prefix of the commit's ledger.
+    appending: each parent's ledger must be a prefix of the commit's ledger; and MC727 for
+    a commit whose ledger path holds no regular file (a symlink is not followed).
 
     This catches what :func:`verify` cannot see in one tree (a consistent rewrite of the
     ledger tail together with the baselines), unless history itself was rewritten."""
     commits = git.text(repo, "rev-list", "--full-history", rev, "--", LEDGER, exit_code=1)
-    objects = git.Objects(repo)
-    problems = []
+    history = _Ledgers(Path(repo))
     for commit in commits.split():
-        mine = _ledger_at(repo, objects, commit)
+        mine = history.at(commit)
         for parent in git.text(repo, "rev-parse", f"{commit}^@", exit_code=1).split():
-            theirs = _ledger_at(repo, objects, parent)
-            if not mine.startswith(theirs):
-                line = _first_difference(theirs, mine)
-                problems.append(Problem(LEDGER, line, 1, "MC718", f"commit {commit[:12]} "
-                                        f"rewrote the ledger of its parent {parent[:12]} "
-                                        f"instead of appending to it (from line {line})"))
-    return sorted(set(problems))
+            theirs = history.at(parent)
+            if mine is None or theirs is None or mine.startswith(theirs):
+                continue
+            line = _first_difference(theirs, mine)
+            history.problems.append(Problem(LEDGER, line, 1, "MC718", f"commit {commit[:12]} "
+                                            f"rewrote the ledger of its parent {parent[:12]} "
+                                            f"instead of appending to it (from line {line})"))
+    return sorted(set(history.problems))
+
+
+class _Ledgers:
+    """The ledger of each commit, read once; None (with an MC727 finding) where it is not
+    a regular file."""
+
+    def __init__(self, repo: Path):
+        self.repo, self.objects = repo, git.Objects(repo)
+        self.seen: dict[str, bytes | None] = {}
+        self.problems: list[Problem] = []
+
+    def at(self, commit: str) -> bytes | None:
+        if commit not in self.seen:
+            try:
+                self.seen[commit] = read_text(GitTree(self.repo, commit, self.objects))
+            except UserError as err:
+                if err.code != "MC727":
+                    raise
+                self.seen[commit] = None
+                self.problems.append(Problem(LEDGER, 1, 1, "MC727",
+                                             f"commit {commit[:12]}: {err.message}"))
+        return self.seen[commit]
 
 
 def audit(repo: Path, rev: str | None = None, history: bool = True) -> list[Problem]:
@@ -248,11 +298,6 @@ def audit(repo: Path, rev: str | None = None, history: bool = True) -> list[Prob
     if history and (Path(repo) / ".git").exists():
         problems += verify_history(repo, rev or "HEAD")
     return sorted(set(problems))
-
-
-def _ledger_at(repo: Path, objects: git.Objects, commit: str) -> bytes:
-    found, sha = git.attempt(repo, "rev-parse", "--verify", "--quiet", f"{commit}:{LEDGER}")
-    return objects.blob(sha) if found else b""
 
 
 def _first_difference(old: bytes, new: bytes) -> int:

@@ -22,6 +22,7 @@ from modelcfg.audit.landing import (
     previous_of,
     relevant_diff,
 )
+from modelcfg.audit.provenance import require_in_history, require_same_config
 from modelcfg.config.trees import GitTree, PathProblem
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -86,7 +87,9 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
     baseline the gate compared against (``None``: there was none); by default, the one on the
     remote head at the first attempt. If the adapter's baseline is found changed from it to a
     different fingerprint, the promotion refuses (MC720). Promoting evidence that already is
-    the baseline does nothing (``already``): re-running a promotion job is safe.
+    the baseline does nothing (``already``): re-running a promotion job is safe. Evidence
+    whose commit is not in the branch's history (MC719) or whose ``config_key`` is not the
+    adapter's on the branch head (MC728) is refused: see :mod:`modelcfg.audit.provenance`.
     """
     repo = Path(repo)
     evidence = _checked_evidence(repo, adapter, evidence, remote)
@@ -95,6 +98,7 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
     who = actor_record(actor)
     seen = {"sha": expected_baseline_sha256}
     diffs: dict[str | None, dict] = {}
+    where = f"{remote}/{branch}" if branch else f"the branch head on {remote}"
     why = rationale or _rationale(GitTree(repo, commit), evidence["config_path"])
 
     def build(tree, attempt):
@@ -102,6 +106,8 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
         current_sha = baseline_sha256(current) if current else None
         if current_sha == new_sha:
             return PromoteResult("promote", adapter, None, None, current, attempt, already=True)
+        require_in_history(repo, commit, tree.rev, remote, "the evidence's commit", where)
+        require_same_config(tree, adapter, evidence, where)
         if seen["sha"] is _UNSET:
             seen["sha"] = current_sha
         if current_sha != seen["sha"]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from modelcfg.audit import landing
 from modelcfg.audit.baseline import baseline_sha256, read_baseline
+from modelcfg.audit.provenance import require_in_history
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -32,7 +33,9 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
 
     ``adapter`` is a name or the path of its config file in the working tree. Refuses
     (MC722) when ``to_rev`` has no promoted baseline of the adapter or lacks its config
-    file. If the config has moved since, the file at its current path is removed."""
+    file. If the config has moved since, the file at its current path is removed. Both
+    ``to_rev`` and the restored baseline's commit must be in the branch's history (MC719):
+    only what the branch itself once accepted is restored."""
     repo = Path(repo)
     adapter = _adapter_name(repo, adapter)
     to_sha = git.resolve_commit(repo, to_rev, "MC722")
@@ -50,6 +53,10 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
     who = landing.actor_record(actor)
 
     def build(tree, attempt):
+        where = f"{remote}/{branch}" if branch else f"the branch head on {remote}"
+        require_in_history(repo, to_sha, tree.rev, remote, "the rollback target", where)
+        require_in_history(repo, old["commit"], tree.rev, remote,
+                           "the restored baseline's commit", where)
         current = read_baseline(tree, adapter)
         extra: dict[str, bytes | None] = {rel: config}
         moved = current["config_path"] if current else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from pathlib import Path
 
 from modelcfg.core import git
@@ -13,6 +14,8 @@ from modelcfg.core import git
 DOC_DIRS = ("configs", "evals")
 NOT_DOCS = ("evals/tasks/",)
 YAML_SUFFIXES = (".yaml", ".yml")
+_KINDS = {git.REGULAR: "file", git.EXECUTABLE: "file", git.SYMLINK: "symlink",
+          git.GITLINK: "gitlink"}
 
 
 class PathProblem(ValueError):
@@ -84,6 +87,18 @@ class FsTree:
     def local_path(self, rel: str) -> Path:
         return self._inside(rel)
 
+    def entry_kind(self, rel: str) -> str:
+        """What is at ``rel`` itself, following no symlink at its end: file, dir, symlink,
+        other (a fifo, a device) or missing. A symlink on the way to it is followed: ask
+        about each step (see modelcfg.audit.files)."""
+        try:
+            mode = os.lstat(self.root / check_relative(rel)).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        if stat.S_ISLNK(mode):
+            return "symlink"
+        return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
 
 class GitTree:
     """The files of one commit, read from git objects (never the working tree)."""
@@ -139,6 +154,15 @@ class GitTree:
         prefix = self._resolve(rel).rstrip("/") + "/"
         return sorted({p[len(prefix):].split("/", 1)[0] for p in self.entries
                        if p.startswith(prefix)})
+
+    def entry_kind(self, rel: str) -> str:
+        """What the commit holds at ``rel`` itself, following no symlink: file, dir,
+        symlink, gitlink, other or missing (also when a step on the way is no folder)."""
+        path = check_relative(rel)
+        entry = self.entries.get(path)
+        if entry is None:
+            return "dir" if path in self._dirs else "missing"
+        return _KINDS.get(entry.mode, "other")
 
     def file_shas(self) -> dict[str, str]:
         """Every file of the commit with its blob id."""

@@ -103,6 +103,8 @@ CODES: dict[str, str] = {
     "MC716": "refusing to promote or append: the ledger (or baselines) do not verify",
     "MC717": "invalid ledger entry from the caller (action, adapter, commit, baseline sha, NaN)",
     "MC718": "a commit rewrote the ledger instead of appending (history check)",
+    "MC719": ("foreign evidence: its commit (or a rollback target) is not in the history of the "
+              "branch it would land on"),
     "MC720": ("promotion conflict: the adapter's baseline changed underneath to another "
               "fingerprint"),
     "MC721": ("cannot fetch or push the branch, retries exhausted, or HEAD detached without a "
@@ -116,6 +118,10 @@ CODES: dict[str, str] = {
               "not pass"),
     "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, or its config "
               "or evals have uncommitted changes"),
+    "MC727": ("the ledger or a baseline is not a regular file (a symlink, submodule or special "
+              "file at its path or on the way): never followed"),
+    "MC728": ("evidence judged for another config: its config_key is not the adapter's on the "
+              "branch head"),
     # gate reasons
     "MC801": ("the config is invalid under the base commit's policy (the validation problems "
               "are listed)"),
@@ -137,6 +143,8 @@ CODES: dict[str, str] = {
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
     "MC820": "the gate could not run (error; exit 2)",
+    "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
+              "shallow clone cut inside the change, a missing object)"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -1,50 +1,93 @@
-"""Recognising agent-authored changes and what the contract lets them touch (pure, plus one
-`git log`)."""
+"""Recognising agent-authored changes and what the contract lets them touch.
+
+Recognition only ever adds agent status: the pull request's author (authoritative: the
+workflow passes ``github.event.pull_request.user.login``), its labels, and every commit's
+author, committer, co-authors and trailers are each matched against the contract, case-
+insensitively and after :func:`modelcfg.gate.identity.norm`; any match makes the change
+agent-authored, and nothing a commit says (``Agent: none``, ``Human: yes``, a human
+committer) takes it back.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from modelcfg.config.model import Contract
-from modelcfg.core import git, globs
+from modelcfg.core import globs
+from modelcfg.core.errors import UserError
+from modelcfg.gate.identity import (
+    IDENTITY_TRAILERS,
+    commit_identities,
+    identity_forms,
+    norm,
+    trailer_key,
+)
 from modelcfg.gate.verdict import Reason
 
 
-def commit_identities(repo: Path, base: str, head: str) -> list[dict]:
-    """Author and committer of every commit in base..head, and the message trailers."""
-    fmt = "%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%(trailers:only,unfold)%x1e"
-    out = git.text(repo, "log", f"--format={fmt}", f"{base}..{head}")
-    commits = []
-    for record in out.split("\x1e"):
-        parts = record.strip("\n").split("\x1f")
-        if len(parts) == 6:
-            sha, an, ae, cn, ce, trailers = parts
-            commits.append({"sha": sha, "author": an, "author_email": ae, "committer": cn,
-                            "committer_email": ce,
-                            "trailers": [t for t in trailers.splitlines() if t.strip()]})
-    return commits
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def is_agent_identity(patterns, ident: str) -> bool:
+    """Whether a login, name, email or ``Name <email>`` matches one of ``patterns``."""
+    return any(globs.matches_any([norm(p) for p in patterns or ()], form, fold=True,
+                                 paths=False) for form in identity_forms(ident))
+
+
+def trailer_matches(pattern: str, key: str, value: str) -> bool:
+    """``Key: value`` against a trailer pattern ``Key: value-glob``: keys compared after
+    :func:`~modelcfg.gate.identity.trailer_key`, values after ``norm``, both ignoring case.
+    A pattern without ``:`` is matched against the key and against the whole trailer."""
+    pkey, sep, pvalue = pattern.partition(":")
+    if not sep:
+        return any(globs.matches(norm(pattern), text, fold=True, paths=False)
+                   for text in (trailer_key(key), f"{trailer_key(key)}: {norm(value)}"))
+    return (globs.matches(trailer_key(pkey), trailer_key(key), fold=True, paths=False)
+            and globs.matches(norm(pvalue), norm(value), fold=True, paths=False))
+
+
+def _commit_reasons(rules, commit: dict) -> list[str]:
+    short = commit["sha"][:10]
+    why = [f"commit {short} by {_short(who)}" for who in commit["people"]
+           if is_agent_identity(rules.authors, who)]
+    for key, value in commit["trailers"]:
+        if any(trailer_matches(p, key, value) for p in rules.trailers or ()):
+            why.append(f"commit {short} trailer '{_short(f'{key}: {value}')}'")
+        if key.casefold() in IDENTITY_TRAILERS and is_agent_identity(rules.authors, value):
+            why.append(f"commit {short} {key.casefold()} {_short(value)}")
+    return why
 
 
 def agent_authored(contract: Contract, commits: list[dict], pr_author: str | None,
                    labels: list[str]) -> list[str]:
-    """Why this change counts as agent-authored (empty: it does not)."""
+    """Why this change counts as agent-authored (empty: it does not). ``commits`` as
+    :func:`~modelcfg.gate.identity.commit_identities` gives them."""
     rules = contract.agents
     why = []
-    authors = rules.authors
-    if pr_author and globs.matches_any(authors, pr_author):
+    if pr_author and is_agent_identity(rules.authors, pr_author):
         why.append(f"pull request author {pr_author}")
     for label in labels:
-        if globs.matches_any(rules.labels, label):
+        if globs.matches_any([norm(p) for p in rules.labels or ()], norm(label), fold=True,
+                             paths=False):
             why.append(f"label {label}")
-    for c in commits:
-        for who in (c["author"], c["author_email"], c["committer"], c["committer_email"]):
-            if globs.matches_any(authors, who):
-                why.append(f"commit {c['sha'][:10]} by {who}")
-                break
-        for trailer in c["trailers"]:
-            if globs.matches_any(rules.trailers, trailer):
-                why.append(f"commit {c['sha'][:10]} trailer '{trailer}'")
+    for commit in commits:
+        why += _commit_reasons(rules, commit)
     return sorted(set(why))
+
+
+def authorship(contract: Contract, repo: Path, base: str, head: str, pr_author: str | None,
+               labels: list[str]) -> tuple[list[str], list[Reason]]:
+    """:func:`agent_authored` for the commits of ``base..head``, and MC824 (blocks) when
+    they cannot all be read, so who wrote the change cannot be established."""
+    try:
+        commits = commit_identities(repo, base, head)
+    except UserError as err:
+        if err.code != "MC824":
+            raise
+        return (agent_authored(contract, [], pr_author, labels),
+                [Reason("MC824", err.message, threshold="contract.agents")])
+    return agent_authored(contract, commits, pr_author, labels), []
 
 
 def agent_path_reasons(contract: Contract, changed_paths: list[str]) -> list[Reason]:
@@ -61,5 +104,3 @@ def agent_path_reasons(contract: Contract, changed_paths: list[str]) -> list[Rea
                                   "contract's agents.allowed_paths", field=path,
                                   threshold="contract.agents.allowed_paths"))
     return reasons
-
-

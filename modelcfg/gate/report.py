@@ -202,8 +202,11 @@ def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str) -> None
 
     try:
         entries = read_entries(GitTree(repo, base_sha))
-    except Exception:  # noqa: BLE001 - a broken ledger must not hide the verdict
+    except Exception as err:  # noqa: BLE001 - a broken ledger must not hide the verdict
         entries = []
+        why = err.render() if hasattr(err, "render") else f"{type(err).__name__}: {err}"
+        report.setdefault("notes", []).append(
+            f"the metric history leaves out the base commit's ledger, which was not read: {why}")
     if plot_history(history(entries, report), out_dir / "history.png"):
         report["plot"] = "history.png"
     write_text(out_dir / "report.md", render(report))

@@ -26,7 +26,7 @@ from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
-from modelcfg.gate.agents import agent_authored, agent_path_reasons, commit_identities
+from modelcfg.gate.agents import agent_path_reasons, authorship
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
 GATE_FORMAT = "modelcfg-gate/1"
@@ -153,9 +153,10 @@ def _change_reasons(report: dict, changes: TreeDiff, contract: Contract,
         report["notes"].append("policy paths changed in this change are ignored: the gate "
                                "judges with the base commit's versions of "
                                + ", ".join(changes.policy_paths))
-    why_agent = agent_authored(contract, commit_identities(repo, fork, head_sha),
-                               settings.pr_author, settings.labels)
+    why_agent, unknown = authorship(contract, repo, fork, head_sha, settings.pr_author,
+                                    settings.labels)
     report["agent"] = why_agent
+    report["reasons"] += [r.to_dict() for r in unknown]
     if why_agent:
         report["reasons"] += [r.to_dict() for r in
                               agent_path_reasons(contract, changes.changed_paths)]

@@ -18,7 +18,10 @@ from modelcfg.audit.baseline import baseline_sha256, read_baseline
 from modelcfg.audit.ledger import LEDGER, verify, verify_history
 from modelcfg.audit.promote import promote
 from modelcfg.audit.rollback import rollback
+from modelcfg.config.model import config_key
+from modelcfg.config.resolve import resolve_adapter
 from modelcfg.config.trees import GitTree
+from modelcfg.config.workspace import load_workspace
 from modelcfg.core.errors import UserError
 
 ACTOR = {"merged_by": "maintainer", "pr_author": "helper-agent", "agent_authored": True,
@@ -46,8 +49,14 @@ def ledger_of(remote: Path) -> list[dict]:
     return [json.loads(line) for line in remote_file(remote, LEDGER).splitlines()]
 
 
+def key_of(repo: Path, adapter: str, rev: str = "HEAD") -> str:
+    """The adapter's config key at ``rev``: what the gate's evidence records."""
+    return config_key(resolve_adapter(load_workspace(GitTree(repo, rev)), adapter))
+
+
 def evidence(repo: Path, adapter: str = "a", fp: str = "ab") -> dict:
-    return make_baseline(adapter, commit=head(repo), fingerprint=fp * 32)
+    return {**make_baseline(adapter, commit=head(repo), fingerprint=fp * 32),
+            "config_key": key_of(repo, adapter)}
 
 
 def test_promote_writes_baseline_and_ledger_and_pushes(world):
@@ -181,9 +190,11 @@ def test_evidence_commit_missing_from_a_shallow_clone_is_fetched(world, tmp_path
     repo, _other, remote = world
     config = repo / "configs/adapters/a.yaml"
     config.write_text(config.read_text().replace("r: 8", "r: 4"))
-    commit_all(repo, "pr head")
-    git(repo, "push", "-q", "origin", "HEAD:refs/heads/pr")
+    commit_all(repo, "pr head, merged")
     ev = evidence(repo)
+    (repo / "notes.txt").write_text("a later commit: the evidence's is not the tip\n")
+    commit_all(repo, "later")
+    git(repo, "push", "-q", "origin", "main")
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-local", "--branch", "main",
                     str(remote), str(shallow)], check=True)

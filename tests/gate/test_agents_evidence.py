@@ -6,8 +6,15 @@ from repo_helpers import commit_all, git, make_repo
 from trainhelp import contract_doc, edited
 
 from modelcfg.config.model import Adapter, Contract, DatasetRef, Model, ResolvedAdapter
-from modelcfg.gate.agents import agent_authored, agent_path_reasons, commit_identities
+from modelcfg.gate.agents import (
+    agent_authored,
+    agent_path_reasons,
+    is_agent_identity,
+    trailer_matches,
+)
 from modelcfg.gate.evidence import baseline_as_results, config_key
+from modelcfg.gate.identity import commit_identities, parse_commit
+from modelcfg.gate.identity import trailers as identity_trailers
 
 CONTRACT = Contract.from_document(contract_doc(
     agents={"authors": ["*[bot]", "agent-*"], "trailers": ["Agent: *"], "labels": ["agent"],
@@ -15,9 +22,10 @@ CONTRACT = Contract.from_document(contract_doc(
     protected_paths=["evals/**", ".github/**"]))
 
 
-def commit(author="Dev", email="dev@example.com", trailers=()):
-    return {"sha": "a" * 40, "author": author, "author_email": email, "committer": author,
-            "committer_email": email, "trailers": list(trailers)}
+def commit(author="Dev", email="dev@example.com", trailers=(), committer=None):
+    committer = committer or f"{author} <{email}>"
+    return {"sha": "a" * 40, "people": [f"{author} <{email}>", committer],
+            "trailers": [list(t.split(": ", 1)) for t in trailers]}
 
 
 def test_humans_are_not_agents():
@@ -26,11 +34,54 @@ def test_humans_are_not_agents():
 
 def test_agents_are_recognised_by_author_trailer_label_or_pr_author():
     assert agent_authored(CONTRACT, [commit("renovate[bot]")], None, []) == [
-        f"commit {'a' * 10} by renovate[bot]"]
+        f"commit {'a' * 10} by renovate[bot] <dev@example.com>"]
     assert agent_authored(CONTRACT, [commit(trailers=["Agent: coder"])], None, []) == [
         f"commit {'a' * 10} trailer 'Agent: coder'"]
     assert agent_authored(CONTRACT, [commit()], "agent-7", []) == ["pull request author agent-7"]
     assert agent_authored(CONTRACT, [commit()], None, ["agent"]) == ["label agent"]
+
+
+def test_recognition_ignores_case_spacing_and_invisible_characters():
+    for ident in ("Renovate[BOT]", "AGENT-7", "agent\u200b-7", "\uff21gent-7", " agent-7 ",
+                  "agent-7 <x@example.com>", "Dev <agent-7@example.com>",
+                  "Dev <123+agent-7@users.noreply.github.com>", "agent-7[bot]", "@agent-7"):
+        assert is_agent_identity(CONTRACT.agents.authors, ident), ident
+    for ident in ("Dev <dev@example.com>", "secret-agent-x", "7-agent"):
+        assert not is_agent_identity(CONTRACT.agents.authors, ident), ident
+    assert agent_authored(CONTRACT, [], "Agent-7", []) == ["pull request author Agent-7"]
+    for label in ("AGENT", " Agent ", "\uff41gent"):
+        assert agent_authored(CONTRACT, [], None, [label]) == [f"label {label}"], label
+
+
+def test_trailers_are_read_in_any_case_and_spacing_and_anywhere_in_the_body():
+    message = ("subject\n\nagent:x\nAGENT :y\n\nmore text after the trailers\n"
+               "Co authored_by: Helper\n  <helper[bot]@example.com>\n")
+    found = identity_trailers(message)
+    assert ("agent", "x") in found and ("AGENT", "y") in found
+    assert ("Co-authored-by", "Helper <helper[bot]@example.com>") in found  # folded
+    assert identity_trailers("Agent: only the subject\n\nbody") == []
+    for text in ("agent:x", "AGENT :   x", "Agent:\tx", "a\u200bgent: x", "Agent\uff1ax",
+                 "Agent: org/bot"):
+        key, value = identity_trailers(f"s\n\n{text}")[0]
+        assert trailer_matches("Agent: *", key, value), text
+    assert not trailer_matches("Agent: *", "Agents", "x")
+
+
+def test_what_a_commit_says_only_adds_agent_status():
+    agent = commit("agent-1", trailers=["Agent: none", "Human: yes"], committer="Dev <d@x>")
+    assert agent_authored(CONTRACT, [agent], None, []) == [
+        f"commit {'a' * 10} by agent-1 <dev@example.com>",
+        f"commit {'a' * 10} trailer 'Agent: none'"]
+    # A human author with an agent committer, or an agent co-author, is an agent change.
+    assert agent_authored(CONTRACT, [commit(committer="agent-2 <a2@x>")], None, [])
+    co = commit(trailers=["Co-authored-by: Helper <helper@example.com>",
+                          "Signed-off-by: agent-3 <a3@example.com>"])
+    assert agent_authored(CONTRACT, [co], None, []) == [
+        f"commit {'a' * 10} signed-off-by agent-3 <a3@example.com>"]
+    assert agent_authored(CONTRACT, [commit(trailers=["co-authored-by: X[Bot] <x@y>"])],
+                          None, [])
+    # The pull request's author decides whatever the commits say.
+    assert agent_authored(CONTRACT, [commit(trailers=["Human: yes"])], "agent-9", ["human"])
 
 
 def test_agent_paths():
@@ -49,8 +100,34 @@ def test_commit_identities_read_authors_and_trailers(tmp_path):
     commit_all(repo, "change\n\nAgent: coder\nSigned-off-by: Dev <dev@example.com>",
                env={"GIT_AUTHOR_NAME": "agent-1", "GIT_AUTHOR_EMAIL": "a1@example.com"})
     (found,) = commit_identities(repo, base, "HEAD")
-    assert found["author"] == "agent-1" and found["committer"] == "Test"
-    assert found["trailers"] == ["Agent: coder", "Signed-off-by: Dev <dev@example.com>"]
+    assert found["people"] == ["agent-1 <a1@example.com>", "Test <test@example.com>"]
+    assert found["trailers"] == [["Agent", "coder"], ["Signed-off-by", "Dev <dev@example.com>"]]
+
+
+def test_every_commit_of_the_range_is_read_merges_included(tmp_path):
+    """No commit is lost: not the oldest one without trailers (whitespace-stripped ``git
+    log`` output once dropped it), not one behind a merge, not the merge itself."""
+    repo = make_repo(tmp_path)
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "side")
+    (repo / "s.txt").write_text("s")
+    side = commit_all(repo, "side", env={"GIT_AUTHOR_NAME": "agent-1"})
+    git(repo, "checkout", "-q", "main")
+    (repo / "m.txt").write_text("m")
+    main = commit_all(repo, "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge", "side")
+    merge = git(repo, "rev-parse", "HEAD")
+    found = {c["sha"]: c for c in commit_identities(repo, base, "HEAD")}
+    assert set(found) == {side, main, merge}
+    assert found[side]["people"][0] == "agent-1 <test@example.com>"
+
+
+def test_commit_parsing_is_not_shifted_by_control_characters():
+    raw = (b"tree 0\nauthor Dev\x1f\x1e <d@x> 1700000000 +0000\n"
+           b"committer C <c@x> 1 -0100\n\nsubject\x1e\n\nAgent:\x1f bot\n")
+    assert parse_commit("b" * 40, raw) == {"sha": "b" * 40,
+                                           "people": ["Dev <d@x>", "C <c@x>"],
+                                           "trailers": [["Agent", "bot"]]}
 
 
 V1 = {"apiVersion": "modelcfg/v1"}
