@@ -59,6 +59,10 @@ CODES: dict[str, str] = {
     "MC316": "no Contract / Thresholds document, or more than one",
     "MC317": ("dataset record malformed for the method (line of the dataset file), or dpo_beta "
               "without method: dpo"),
+    "MC318": ("a document outside its kind's place (e.g. a Contract under configs/, an Adapter"
+              " under evals/): ignored, it never resolves"),
+    "MC319": "a NaN or infinite number (.nan, .inf) anywhere in a document",
+    "MC320": "an eval task with no items (its data file is empty)",
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
