@@ -140,6 +140,11 @@ CODES: dict[str, str] = {
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
     "MC820": "the gate could not run (error; exit 2)",
+    "MC821": ("something under the head's configs/ is not a regular file (a symlink, a "
+              "submodule, a path with a '..' or '.git' part)"),
+    "MC822": "a document in the head outside its kind's place (it would never resolve)",
+    "MC823": ("two documents of one kind and name under the head's configs/: the gate picks "
+              "neither"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),
