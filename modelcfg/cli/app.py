@@ -233,15 +233,20 @@ def gate(
 ) -> None:
     """Train, evaluate and judge every config the head changes. Exit 0 pass, 1 block,
     2 error (an error blocks too)."""
-    require("train", "eval", what="`modelcfg gate`")
     from modelcfg.gate.report import dumps
-    from modelcfg.gate.run import GateSettings, run_gate
+    from modelcfg.gate.run import GateSettings, refused, run_gate
 
     repo = _root(root)
-    labels = list(label) + _json_labels(labels_json)
-    settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels)
-    report = run_gate(repo, base, head, out if out.is_absolute() else repo / out, settings,
-                      emit=_progress_printer(quiet))
+    out_dir = out if out.is_absolute() else repo / out
+    try:
+        require("train", "eval", what="`modelcfg gate`")
+        labels = list(label) + _json_labels(labels_json)
+    except UserError as err:  # an error is a verdict too: gate.json says so (no stale one)
+        typer.echo(f"error: {err.render()}", err=True)
+        report = refused(repo, out_dir, err)
+    else:
+        settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels)
+        report = run_gate(repo, base, head, out_dir, settings, emit=_progress_printer(quiet))
     if fmt is Format.json:
         typer.echo(dumps(report))
     else:

@@ -14,6 +14,7 @@ from modelcfg.config import cost, families
 from modelcfg.config.builtin import BUILTIN
 from modelcfg.config.model import Adapter, Caps, Contract
 from modelcfg.config.schema import suggest
+from modelcfg.config.tasks import task_data
 from modelcfg.config.trees import PathProblem
 from modelcfg.config.workspace import Document, Workspace
 from modelcfg.core import globs
@@ -33,6 +34,7 @@ class Checker:
         self.focus = focus
         self.problems: list[Problem] = []
         self._datasets: dict[str, tuple[str, int] | None] = {}
+        self._tasks: dict[str, tuple[list[str], int] | None] = {}
         self.policy: Contract | None = None  # the valid contract, typed (set by run)
 
     def add(self, doc: Document, path: tuple, code: str, message: str) -> None:
@@ -66,14 +68,15 @@ class Checker:
         return any(self.focus(d.get("path", "")) for d in datasets or [] if isinstance(d, dict))
 
     def check_unique_names(self) -> None:
-        seen: dict[tuple[str, str], Document] = {}
-        for doc in self.ws.documents:
-            if not doc.name:
-                continue
-            first = seen.setdefault((doc.kind, doc.name), doc)
-            if first is not doc:
-                self.add(doc, ("name",), "MC300", f"{doc.kind} name {doc.name!r} is already "
-                         f"used by {first.path}; names must be unique per kind")
+        """MC300 on every document of a shared name: none of them resolves, so each copy
+        is reported where it can be fixed."""
+        for (kind, name), paths in self.ws.ambiguous().items():
+            for doc in self.ws.documents:
+                if doc.kind == kind and doc.name == name:
+                    others = ", ".join(p for p in paths if p != doc.path)
+                    self.add(doc, ("name",), "MC300", f"{kind} name {name!r} is also used by "
+                             f"{others}; names must be unique per kind (neither resolves "
+                             "until one is renamed)")
 
     def check_policy(self, kind: str) -> Document | None:
         docs = [d for d in self.ws.documents if d.kind == kind]
@@ -115,22 +118,36 @@ class Checker:
     def check_adapter(self, doc: Document, contract: Document | None) -> None:
         data = doc.data
         model = self.ws.models.get(data["base"])
-        if model is None and not self.ws.unreadable:
-            self.add(doc, ("base",), "MC301", f"base model {data['base']!r} not found"
-                     f"{suggest(data['base'], self.ws.models)}; define it in configs/models/")
+        missing = self.unresolved("Model", data["base"])
+        if missing:
+            self.add(doc, ("base",), "MC301", f"base model {data['base']!r} {missing}"
+                     f"{suggest(data['base'], self.ws.models)}; define it in "
+                     "configs/models/")
         model = model if model is not None and model.valid else None
         adapter = Adapter.from_document(data)
         self.check_lora(doc, model)
         examples = self.check_datasets(doc, adapter.method, contract)
         for i, suite in enumerate(data["evals"]["suites"]):
-            if suite not in self.ws.suites and not self.ws.unreadable:
-                self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} not "
-                         f"found{suggest(suite, self.ws.suites)}; define it in evals/suites/")
+            missing = self.unresolved("EvalSuite", suite)
+            if missing:
+                self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} "
+                         f"{missing}{suggest(suite, self.ws.suites)}; define it in "
+                         "evals/suites/")
         if adapter.training.dpo_beta is not None and adapter.method != "dpo":
             self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
                      "method: dpo; remove it or set method: dpo")
         if model is not None:
             self.check_cost(doc, adapter, model, examples, contract)
+
+    def unresolved(self, kind: str, name: str) -> str | None:
+        """Why ``name`` does not resolve to a ``kind`` document, or None when it does (or
+        when an unreadable file might be it)."""
+        if name in self.ws.of_kind(kind):
+            return None
+        paths = self.ws.ambiguous().get((kind, name))
+        if paths:
+            return f"is defined more than once ({', '.join(paths)})"
+        return None if self.ws.unreadable else "not found"
 
     def check_lora(self, doc: Document, model: Document | None) -> None:
         lora = doc.data["lora"]
@@ -301,6 +318,14 @@ class Checker:
             known = local_tasks(self.ws)
             self.add(doc, where, "MC307", f"eval task {task!r} not found in evals/tasks/"
                      f"{suggest(task, known)}")
+            return
+        if task not in self._tasks:
+            self._tasks[task] = task_data(self.ws.tree, task)
+        data = self._tasks[task]
+        if data is not None and data[1] == 0:
+            self.add(doc, where, "MC320", f"eval task {task!r} has no items: "
+                     f"{', '.join(data[0])} {'is' if len(data[0]) == 1 else 'are'} empty; "
+                     "add items or remove the task from the suite")
 
     def check_thresholds(self, doc: Document) -> None:
         suite_tasks = {t for s in self.ws.suites.values() if isinstance(s.data.get("tasks"), list)

@@ -233,10 +233,9 @@ class _Side:
     def __init__(self, tree):
         self.tree = tree
         self.ws = load_workspace(tree)
-        self.docs = {}
-        for doc in self.ws.documents:
-            if doc.name:
-                self.docs.setdefault((doc.kind, doc.name), doc)
+        # What resolves, exactly as the judge sees it: a document out of its kind's place or
+        # sharing its kind and name with another is no side of any change.
+        self.docs = self.ws.resolved()
         self.files = file_index(tree)
         self._bytes: dict[str, str | None] = {}
 

@@ -32,6 +32,13 @@ def resolve_adapter(ws: Workspace, name_or_path: str,
         raise UserError("MC403", f"{doc.path} is not valid ({len(problems)} problem(s); first: "
                         f"{first.render()}); run `modelcfg validate`", path=doc.path,
                         line=1, col=1)
+    wanted = [("Model", doc.data.get("base"), model)] + [
+        ("EvalSuite", n, ws.suites.get(n)) for n in doc.data.get("evals", {}).get("suites", [])]
+    for kind, name, found in wanted:
+        if found is None:  # never train or judge with a piece left out
+            raise UserError("MC403", f"{kind} {name!r} does not resolve (not "
+                            "found, unreadable or defined twice); run `modelcfg validate`",
+                            path=doc.path, line=1, col=1)
     datasets = tuple(_dataset(ws, entry) for entry in doc.data["datasets"])
     tasks: list[str] = []
     for suite in suites:

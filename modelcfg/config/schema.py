@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from functools import cache
 from importlib import resources
 
@@ -187,27 +188,59 @@ def _range_message(error) -> str:
     return error.message
 
 
+def _non_finite(value, path: tuple = ()):
+    """``(path, value)`` of every NaN or infinite number in a parsed document."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, path + (i,))
+
+
+def non_finite_problems(doc_path: str, loaded: Loaded) -> list[Problem]:
+    """MC319 at each ``.nan``/``.inf`` of any document: YAML reads them as numbers, and no
+    range in a schema refuses NaN (every comparison with it is false)."""
+    return [Problem(doc_path, *loaded.locate(list(path)), "MC319",
+                    f"{_field(path)} is {_yaml_number(value)}, not a finite number; write a "
+                    "number")
+            for path, value in _non_finite(loaded.value)]
+
+
+def _yaml_number(value: float) -> str:
+    return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+
+
+def _is_non_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def check_document(doc_path: str, loaded: Loaded) -> tuple[str | None, list[Problem]]:
-    """Check ``apiVersion``/``kind`` and the kind's schema; returns ``(kind, problems)``."""
+    """Check ``apiVersion``/``kind``, finite numbers and the kind's schema; returns
+    ``(kind, problems)``."""
     data = loaded.value
     if not isinstance(data, dict):
         return None, [Problem(doc_path, loaded.pos.line, loaded.pos.col, "MC109",
                               f"top level must be a mapping, not {_type_of(data)}")]
+    problems = non_finite_problems(doc_path, loaded)
     version = data.get("apiVersion")
     if version != API_VERSION:
         line, col = loaded.locate(["apiVersion"])
         what = "missing" if version is None else f"{version!r} is not supported"
-        return None, [Problem(doc_path, line, col, "MC200",
-                              f"apiVersion {what}; expected {API_VERSION!r}")]
+        return None, problems + [Problem(doc_path, line, col, "MC200",
+                                         f"apiVersion {what}; expected {API_VERSION!r}")]
     kind = data.get("kind")
     if kind not in KINDS:
         line, col = loaded.locate(["kind"])
         what = "missing" if kind is None else f"{kind!r} is unknown"
-        return None, [Problem(doc_path, line, col, "MC201", f"kind {what}; expected one of "
-                              f"{', '.join(KINDS)}{suggest(str(kind), KINDS)}")]
-    problems: list[Problem] = []
+        return None, problems + [Problem(doc_path, line, col, "MC201", "kind "
+                                         f"{what}; expected one of {', '.join(KINDS)}"
+                                         f"{suggest(str(kind), KINDS)}")]
     for error in _validator(kind).iter_errors(data):
-        problems.extend(_problems(error, doc_path, loaded))
+        if not _is_non_finite(error.instance):  # reported once, as MC319
+            problems.extend(_problems(error, doc_path, loaded))
     return kind, sorted(set(problems))
 
 

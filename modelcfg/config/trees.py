@@ -16,10 +16,31 @@ NOT_DOCS = ("evals/tasks/",)
 YAML_SUFFIXES = (".yaml", ".yml")
 _KINDS = {git.REGULAR: "file", git.EXECUTABLE: "file", git.SYMLINK: "symlink",
           git.GITLINK: "gitlink"}
+REGULAR_MODES = (git.REGULAR, git.EXECUTABLE)
 
 
 class PathProblem(ValueError):
     """A referenced path that is absolute, climbs out with '..', or leaves via a symlink."""
+
+
+class NotRegular(PathProblem):
+    """A commit's entry that is not a regular file at a plain path (a symlink, a submodule,
+    a name like '..' or '.git'): never written into a judge tree."""
+
+
+def is_document(rel: str) -> bool:
+    """Whether a repository path is read as a modelcfg document: a YAML file under
+    ``configs/`` or ``evals/`` (not ``evals/tasks/``), no part of its path hidden. Both trees
+    answer with this one rule, so a working tree and a commit list the same documents."""
+    parts = rel.split("/")
+    return (parts[0] in DOC_DIRS and rel.endswith(YAML_SUFFIXES)
+            and not rel.startswith(NOT_DOCS) and not any(p.startswith(".") for p in parts))
+
+
+def plain_path(rel: str) -> bool:
+    """No empty, '.', '..' or '.git' part and no backslash: the path names one file, here."""
+    return "\\" not in rel and all(part not in ("", ".", "..") and part.lower() != ".git"
+                                    for part in rel.split("/"))
 
 
 def check_relative(rel: str) -> str:
@@ -56,7 +77,7 @@ class FsTree:
                     if entry.is_dir(follow_symlinks=False):
                         if not (rel + "/").startswith(NOT_DOCS):
                             stack.append(rel)
-                    elif entry.name.endswith(YAML_SUFFIXES):
+                    elif is_document(rel):
                         found.append(rel)
                         if entry.is_file(follow_symlinks=False):
                             self._plain.add(rel)
@@ -118,8 +139,7 @@ class GitTree:
         return f"commit {self.rev}"
 
     def documents(self) -> list[str]:
-        return sorted(p for p in self.entries if p.endswith(YAML_SUFFIXES)
-                      and p.split("/", 1)[0] in DOC_DIRS and not p.startswith(NOT_DOCS))
+        return sorted(p for p in self.entries if is_document(p))
 
     def _resolve(self, rel: str) -> str:
         path = check_relative(rel)
@@ -168,26 +188,46 @@ class GitTree:
         """Every file of the commit with its blob id."""
         return {path: entry.sha for path, entry in self.entries.items()}
 
+    def irregular(self, folder: str) -> list[tuple[str, str]]:
+        """``(path, what it is)`` for every entry under ``folder`` that is not a regular file
+        at a plain path: a symlink (even one that stays inside), a submodule, anything else;
+        and ``folder`` itself when it is an entry (a symlink or file), not a folder."""
+        folder = folder.rstrip("/")
+        out = []
+        for path, entry in sorted(self.entries.items()):
+            if path == folder:
+                out.append((path, _what(entry.mode, path) + " where a folder belongs"))
+            elif path.startswith(folder + "/") and (entry.mode not in REGULAR_MODES
+                                                   or not plain_path(path)):
+                out.append((path, _what(entry.mode, path)))
+        return out
+
     def export(self, folder: str, dest: Path) -> None:
         """Write ``folder``'s files under ``dest`` from the same objects the tree reads, so
-        what is written is exactly what :meth:`read` and :meth:`file_shas` describe.
-        Submodules are skipped; a symlink is written only when it stays inside ``folder``."""
+        what is written is exactly what :meth:`read` and :meth:`file_shas` describe. Only
+        regular files at plain paths: anything else raises :class:`NotRegular` (nothing is
+        skipped, no symlink is written)."""
+        bad = self.irregular(folder)
+        if bad:
+            path, what = bad[0]
+            raise NotRegular(f"{path} in {self!r} is {what}, not a regular file; only "
+                             f"regular files are read from {folder}/")
         prefix = folder.rstrip("/") + "/"
         for path, entry in sorted(self.entries.items()):
-            if not path.startswith(prefix) or entry.mode == git.GITLINK:
+            if not path.startswith(prefix):
                 continue
             target = Path(dest) / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            if entry.mode == git.SYMLINK:
-                link = self.objects.blob(entry.sha).decode()
-                joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
-                if link.startswith("/") or not joined.startswith(prefix):
-                    raise PathProblem(f"{path} is a symlink out of {folder}/ (to {link!r})")
-                os.symlink(link, target)
-                continue
             target.write_bytes(self.objects.blob(entry.sha))
             if entry.mode == git.EXECUTABLE:
                 target.chmod(0o755)
+
+
+def _what(mode: str, path: str) -> str:
+    if not plain_path(path):
+        return "a path with an empty, '.', '..' or '.git' part"
+    return {git.SYMLINK: "a symlink", git.GITLINK: "a submodule (gitlink)",
+            git.REGULAR: "a file", git.EXECUTABLE: "a file"}.get(mode, f"an entry of mode {mode}")
 
 
 def materialize(folders: dict, dest: Path) -> Path:

@@ -2,7 +2,8 @@
 and checked against its schema, collected in a :class:`Workspace`. The gate reads the base
 commit's through a GitTree, whatever the head's working tree says.
 
-Layout (documented in docs/config-reference.md):
+Layout (documented in docs/config-reference.md). Each kind is read only from its place
+(:mod:`modelcfg.config.places`); a document elsewhere is refused (MC318) and never resolves:
 
     configs/models/*.yaml      kind: Model
     configs/adapters/*.yaml    kind: Adapter
@@ -13,8 +14,9 @@ Layout (documented in docs/config-reference.md):
     evals/tasks/<task>/        lm-eval task YAML + data (lm-eval's format, not modelcfg's)
     evals/baselines/           gate evidence (JSON)
 
-Any ``*.yaml``/``*.yml`` under ``configs/`` or ``evals/`` (except ``evals/tasks/``) is a
-modelcfg document; its ``kind`` says what it is, so the folders are a convention.
+Any ``*.yaml``/``*.yml`` under ``configs/`` or ``evals/`` (except ``evals/tasks/``) is read and
+checked; its ``kind`` must match its place. Two documents of one kind and name resolve to
+neither (MC300 on both): nothing is picked by path order.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from modelcfg.config.loader import Loaded, load_bytes
 from modelcfg.config.model import Contract, Thresholds
+from modelcfg.config.places import in_place, misplaced
 from modelcfg.config.schema import check_document
 from modelcfg.config.trees import PathProblem
 from modelcfg.core.errors import Problem, UserError
@@ -51,19 +54,38 @@ class Workspace:
     # Files that could not be parsed into a document: their names are unknown, so
     # "not found" reference errors are held back until they are fixed.
     unreadable: list[str] = field(default_factory=list)
+    # Documents of a known kind outside their kind's place (MC318): never resolved.
+    misplaced: list[Document] = field(default_factory=list)
     _by_kind: dict = field(default_factory=dict, repr=False)
 
+    def _named(self, kind: str) -> dict[str, list[Document]]:
+        out: dict[str, list[Document]] = {}
+        for doc in self.documents:
+            if doc.kind == kind:
+                out.setdefault(doc.name, []).append(doc)
+        return out
+
     def of_kind(self, kind: str) -> dict[str, Document]:
-        """Documents of ``kind`` by name (the first one wins on a duplicate name)."""
+        """Documents of ``kind`` by name. A name two documents share resolves to neither
+        (see :meth:`ambiguous`): nothing is ever picked by path order."""
         cached = self._by_kind.get(kind)
         if cached is not None and cached[0] == len(self.documents):
             return cached[1]
-        out: dict[str, Document] = {}
-        for doc in self.documents:
-            if doc.kind == kind:
-                out.setdefault(doc.name, doc)
+        out = {name: docs[0] for name, docs in self._named(kind).items() if len(docs) == 1}
         self._by_kind[kind] = (len(self.documents), out)
         return out
+
+    def ambiguous(self) -> dict[tuple[str, str], list[str]]:
+        """``(kind, name)`` -> the paths of the documents sharing it, for every name used
+        twice within a kind."""
+        return {(kind, name): [d.path for d in docs]
+                for kind in sorted({d.kind for d in self.documents})
+                for name, docs in self._named(kind).items() if name and len(docs) > 1}
+
+    def resolved(self) -> dict[tuple[str, str], Document]:
+        """Every document that resolves, by ``(kind, name)``."""
+        return {(kind, name): doc for kind in sorted({d.kind for d in self.documents})
+                for name, doc in self.of_kind(kind).items() if name}
 
     @property
     def models(self) -> dict[str, Document]:
@@ -97,9 +119,16 @@ class Workspace:
     def find(self, name_or_path: str, kind: str = "Adapter") -> Document:
         for doc in self.documents:
             if doc.kind == kind and (doc.name == name_or_path or doc.path == name_or_path):
-                return doc
-        raise UserError("MC404", f"no {kind} named or at {name_or_path!r}; `modelcfg validate` "
-                        "lists the documents it finds", exit_code=2)
+                break
+        else:
+            raise UserError("MC404", f"no {kind} named or at {name_or_path!r}; `modelcfg "
+                            "validate` lists the documents it finds", exit_code=2)
+        paths = self.ambiguous().get((kind, doc.name))
+        if paths:
+            raise UserError("MC300", f"{kind} name {doc.name!r} is used by {' and '.join(paths)}"
+                            "; names must be unique per kind: rename or remove one",
+                            path=doc.path, line=1, col=1, exit_code=2)
+        return doc
 
 
 def load_document(tree, rel: str) -> tuple[Document | None, list[Problem]]:
@@ -136,24 +165,28 @@ def _peek_adapter(tree, rel: str) -> Document | None:
 
 
 def load_workspace(tree, extra: list[str] = (), focus=None) -> Workspace:
-    """Load every document (plus ``extra`` paths) and check each against its schema.
+    """Load every document (plus ``extra`` paths) and check each against its schema and its
+    kind's place.
 
     With ``focus(path) -> bool``, adapters outside the focus are only peeked at for their
     name; everything else is loaded in full since other documents may refer to it.
     """
     ws = Workspace(tree)
     for rel in sorted(set(tree.documents()) | set(extra)):
-        if focus is not None and not focus(rel):
+        if focus is not None and not focus(rel) and in_place("Adapter", rel):
             stub = _peek_adapter(tree, rel)
             if stub is not None:
                 ws.documents.append(stub)
                 continue
         doc, problems = load_document(tree, rel)
         ws.problems += problems
-        if doc is not None:
-            ws.documents.append(doc)
-        else:
+        if doc is None:
             ws.unreadable.append(rel)
+        elif not in_place(doc.kind, rel):
+            ws.problems.append(misplaced(doc.kind, rel, *doc.locate("kind")))
+            ws.misplaced.append(doc)
+        else:
+            ws.documents.append(doc)
     return ws
 
 

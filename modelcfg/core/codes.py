@@ -60,6 +60,10 @@ CODES: dict[str, str] = {
     "MC316": "no Contract / Thresholds document, or more than one",
     "MC317": ("dataset record malformed for the method (line of the dataset file), or dpo_beta "
               "without method: dpo"),
+    "MC318": ("a document outside its kind's place (e.g. a Contract under configs/, an Adapter"
+              " under evals/): ignored, it never resolves"),
+    "MC319": "a NaN or infinite number (.nan, .inf) anywhere in a document",
+    "MC320": "an eval task with no items (its data file is empty)",
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -143,6 +147,11 @@ CODES: dict[str, str] = {
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
     "MC820": "the gate could not run (error; exit 2)",
+    "MC821": ("something under the head's configs/ is not a regular file (a symlink, a "
+              "submodule, a path with a '..' or '.git' part)"),
+    "MC822": "a document in the head outside its kind's place (it would never resolve)",
+    "MC823": ("two documents of one kind and name under the head's configs/: the gate picks "
+              "neither"),
     "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
               "shallow clone cut inside the change, a missing object)"),
     # the demo

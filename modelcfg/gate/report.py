@@ -36,8 +36,9 @@ def render(report: dict) -> str:
     """The whole report: verdict, what blocks the change, the config diff, one section per
     judged adapter, the history plot."""
     lines = [f"# modelcfg gate: {ICON.get(report['verdict'], report['verdict'])}", ""]
-    lines.append(f"Base `{report['base'][:12]}` → head `{report['head'][:12]}` "
-                 f"(merge base `{report['merge_base'][:12]}`), {report.get('wall_seconds', 0)} s.")
+    base, head, fork = ((report.get(k) or "?")[:12] for k in ("base", "head", "merge_base"))
+    lines.append(f"Base `{base}` → head `{head}` (merge base `{fork}`), "
+                 f"{report.get('wall_seconds', 0)} s.")
     if report.get("agent"):
         lines.append("")
         lines.append("Agent-authored change: " + "; ".join(report["agent"]) + ".")
@@ -196,18 +197,24 @@ def dumps(report: dict) -> str:
     return json.dumps(finite_or_none(report), indent=2, sort_keys=True)
 
 
-def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str) -> None:
+def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str | None) -> None:
+    """report.md and gate.json (and the history plot when it can be drawn). The plot is an
+    extra: nothing about it (a broken ledger, no base commit, matplotlib) may stop the
+    verdict from being written."""
     from modelcfg.audit.ledger import read_entries
     from modelcfg.config.trees import GitTree
 
     try:
-        entries = read_entries(GitTree(repo, base_sha))
+        entries = read_entries(GitTree(repo, base_sha)) if base_sha else []
     except Exception as err:  # noqa: BLE001 - a broken ledger must not hide the verdict
         entries = []
         why = err.render() if hasattr(err, "render") else f"{type(err).__name__}: {err}"
         report.setdefault("notes", []).append(
             f"the metric history leaves out the base commit's ledger, which was not read: {why}")
-    if plot_history(history(entries, report), out_dir / "history.png"):
-        report["plot"] = "history.png"
+    try:
+        if plot_history(history(entries, report), out_dir / "history.png"):
+            report["plot"] = "history.png"
+    except Exception:  # noqa: BLE001 - the plot is an extra; it must not hide the verdict
+        report.pop("plot", None)
     write_text(out_dir / "report.md", render(report))
     write_text(out_dir / "gate.json", dumps(report) + "\n")

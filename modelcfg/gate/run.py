@@ -5,7 +5,9 @@ data — comes from the **base** commit's git objects; the head contributes only
 (the configs under test). The gate builds a *judge tree* for that (head ``configs/`` plus base
 ``evals/``, exported from the same git objects the diff is computed from), validates it under
 the base policy, and fails closed: a missing, NaN, stale or incompatible piece of evidence
-blocks with a reason code (docs/gate.md).
+blocks with a reason code (docs/gate.md). Before the judge tree exists, the head's structure
+is checked (:mod:`modelcfg.gate.trust`): regular files under ``configs/``, every document in
+its kind's place, each name once. Every outcome, errors included, writes ``gate.json``.
 
 Per changed adapter (:mod:`modelcfg.gate.adapter`): validation → pre-launch cost → baseline
 → training (cached by fingerprint) → evaluation look by look → cost and safety → verdict.
@@ -27,6 +29,7 @@ from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
 from modelcfg.gate.agents import agent_path_reasons, authorship
+from modelcfg.gate.trust import base_reasons, head_reasons
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
 GATE_FORMAT = "modelcfg-gate/1"
@@ -70,31 +73,78 @@ class Judging:
 def run_gate(repo: Path, base: str, head: str, out_dir: Path,
              settings: GateSettings | None = None, emit=None) -> dict:
     """Judge every config the head changes against the base; returns ``gate.json``'s
-    content (also written to ``out_dir`` with ``report.md``)."""
+    content (also written to ``out_dir`` with ``report.md``).
+
+    Every outcome writes the report: a UserError anywhere (an unknown ref, unrelated
+    histories, a missing git object) is verdict ``error`` with an MC820 reason. An
+    unexpected exception (a bug) is recorded the same way, the report written, and then
+    re-raised, so the CLI still exits 3 with the traceback."""
     settings = settings or GateSettings()
     emit = emit or (lambda event: None)
     started = time.perf_counter()
     repo = Path(repo).resolve()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    base_sha, head_sha = git.resolve_commit(repo, base), git.resolve_commit(repo, head)
-    fork = git.text(repo, "merge-base", base_sha, head_sha)
-    report = {"format": GATE_FORMAT, "base": base_sha, "head": head_sha, "merge_base": fork,
-              "verdict": PASS, "reasons": [], "configs": [], "diff": None, "agent": [],
-              "notes": []}
+    for stale in ("gate.json", "report.md"):  # an interrupted run leaves no earlier verdict
+        (out_dir / stale).unlink(missing_ok=True)
+    report = _new_report()
     try:
+        base_sha, head_sha, fork = _commits(repo, base, head, report)
         _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, report)
     except UserError as err:
-        report["verdict"] = ERROR
-        report["reasons"].append(Reason("MC820", err.render()).to_dict())
+        _refuse(report, err.render())
+    except Exception as exc:  # noqa: BLE001 - a bug: report it, then let it surface
+        _refuse(report, f"internal error in modelcfg ({type(exc).__name__}: {exc}); the "
+                "gate did not finish: please report it with the traceback")
+        _finish(report, repo, out_dir, started)
+        raise
+    return _finish(report, repo, out_dir, started)
+
+
+def refused(repo: Path, out_dir: Path, err: UserError) -> dict:
+    """The report of a gate that could not start (e.g. MC005, a missing install): verdict
+    ``error``, written like any other."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = _new_report()
+    _refuse(report, err.render())
+    return _finish(report, Path(repo).resolve(), out_dir, started)
+
+
+def _new_report() -> dict:
+    return {"format": GATE_FORMAT, "base": None, "head": None, "merge_base": None,
+            "verdict": PASS, "reasons": [], "configs": [], "diff": None, "agent": [],
+            "notes": []}
+
+
+def _refuse(report: dict, message: str) -> None:
+    report["verdict"] = ERROR
+    report["reasons"].append(Reason("MC820", message).to_dict())
+
+
+def _finish(report: dict, repo: Path, out_dir: Path, started: float) -> dict:
     report["configs"] = [c.to_dict() if isinstance(c, ConfigVerdict) else c
                          for c in report["configs"]]
     report["wall_seconds"] = round(time.perf_counter() - started, 2)
     report["verdict"] = _overall(report)
     from modelcfg.gate.report import write_report
 
-    write_report(out_dir, report, repo, base_sha)
+    write_report(out_dir, report, repo, report["base"])
     return report
+
+
+def _commits(repo: Path, base: str, head: str, report: dict) -> tuple[str, str, str]:
+    """The base and head commits and their merge base, recorded as they are found."""
+    report["base"] = base_sha = git.resolve_commit(repo, base)
+    report["head"] = head_sha = git.resolve_commit(repo, head)
+    found, fork = git.attempt(repo, "merge-base", base_sha, head_sha)
+    if not found or not fork:
+        raise UserError("MC401", f"{base!r} and {head!r} share no history (git merge-base "
+                        "finds no common commit); the head must branch from the base",
+                        exit_code=2)
+    report["merge_base"] = fork
+    return base_sha, head_sha, fork
 
 
 def _overall(report: dict) -> str:
@@ -106,30 +156,43 @@ def _overall(report: dict) -> str:
 
 def judge_tree(objects: git.Objects, base: str, head: str, dest: Path) -> Path:
     """Head ``configs/`` + base ``evals/``: what the gate validates, trains and evaluates,
-    written from the same git objects the diff reads."""
+    written from the same git objects the diff reads (regular files only)."""
     try:
         return materialize({"configs": GitTree(objects.path, head, objects),
                             "evals": GitTree(objects.path, base, objects)}, dest)
     except PathProblem as exc:
-        raise UserError("MC820", f"{exc}; refused (paths must stay inside the repository)",
-                        exit_code=2) from None
+        raise UserError("MC820", f"{exc}; refused (the judge tree holds regular files inside "
+                        "the repository only)", exit_code=2) from None
 
 
 def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> None:
+    """Head structure (MC821-MC823), then the judge tree and its policy (the base's), then
+    the change as a whole and each changed adapter."""
     objects = git.Objects(repo)
-    base_ws = load_workspace(GitTree(repo, base_sha, objects))
-    changes = diff_trees(GitTree(repo, fork, objects), GitTree(repo, head_sha, objects))
+    head_tree = GitTree(repo, head_sha, objects)
+    changes = diff_trees(GitTree(repo, fork, objects), head_tree)
     report["diff"] = changes.to_dict()
+    blocked = head_reasons(head_tree)
+    if blocked:  # before the judge tree exists: nothing of the head is read further
+        report["reasons"] += [r.to_dict() for r in blocked]
+        return
+    base_ws = load_workspace(GitTree(repo, base_sha, objects))
     judge = judge_tree(objects, base_sha, head_sha, out_dir / "judge-tree")
     ws = load_workspace(FsTree(judge))
     problems = ws.problems + check_workspace(ws)
     contract, thresholds = ws.contract(), ws.thresholds()
-    if contract is None or thresholds is None:
-        raise UserError("MC820", "the base commit has no valid Contract and Thresholds under "
-                        "evals/; the gate has nothing to judge by", exit_code=2)
+    refusals = base_reasons(problems, contract is not None and thresholds is not None)
+    if refusals:
+        report["verdict"] = ERROR
+        report["reasons"] += [r.to_dict() for r in refusals]
+        return
     _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
     ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
                   settings, emit)
+    _judge_adapters(changes, ctx, report)
+
+
+def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict) -> None:
     from modelcfg.gate.adapter import judge_adapter
 
     for change in changes:
@@ -137,12 +200,16 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
             continue
         cv = ConfigVerdict(change.name, change.path, change.impact or "none")
         report["configs"].append(cv)
+        if change.name not in ctx.ws.adapters:  # the diff and the judge tree disagree
+            cv.block([Reason("MC801", f"{change.path} does not resolve in the judge tree; "
+                             "run `modelcfg validate`", config=cv.adapter)])
+            continue
         try:
             judge_adapter(cv, ctx)
         except UserError as err:
             cv.verdict = ERROR
             cv.reasons.append(Reason("MC820", err.render(), config=cv.adapter))
-        emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
+        ctx.emit({"event": "verdict", "adapter": cv.adapter, "verdict": cv.verdict})
 
 
 def _change_reasons(report: dict, changes: TreeDiff, contract: Contract,

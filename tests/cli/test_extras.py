@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,11 +41,16 @@ def run(tmp_path: Path, blocked: list[str], *args: str) -> subprocess.CompletedP
     (["demo"], ["torch", "lm_eval"], "train"),
 ])
 def test_a_command_without_its_extra_names_the_install(tmp_path, args, blocked, extra):
+    if args[0] == "gate":  # the gate writes its (error) report even then: not into ROOT
+        args = [*args, "--out", str(tmp_path / "gate")]
     proc = run(tmp_path, blocked, *args)
     assert proc.returncode == 2, proc.stderr
     assert f"MC005 `modelcfg {args[0]}` needs the {extra} extra" in proc.stderr
     assert f"pip install 'modelcfg[{extra}]'" in proc.stderr
     assert "Traceback" not in proc.stderr
+    if args[0] == "gate":
+        report = json.loads((tmp_path / "gate" / "gate.json").read_text())
+        assert report["verdict"] == "error" and "MC005" in report["reasons"][0]["message"]
 
 
 def test_validate_needs_no_extra(tmp_path):

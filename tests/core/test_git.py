@@ -4,9 +4,9 @@ commits are read from objects (never the working tree)."""
 from __future__ import annotations
 
 import pytest
-from repo_helpers import commit_all, make_repo
+from repo_helpers import GIT_ENV, commit_all, make_repo
 
-from modelcfg.config.trees import GitTree, PathProblem, materialize
+from modelcfg.config.trees import GitTree, NotRegular, materialize
 from modelcfg.core import git
 from modelcfg.core.errors import UserError
 
@@ -52,21 +52,52 @@ def test_export_writes_the_objects_not_the_working_tree(tmp_path):
     (repo / "configs/a.yaml").write_text("committed\n")
     (repo / "configs/run.sh").write_text("#!/bin/sh\n")
     (repo / "configs/run.sh").chmod(0o755)
-    (repo / "configs/link.yaml").symlink_to("a.yaml")
     commit_all(repo, "configs")
     (repo / "configs/a.yaml").write_text("edited, not committed\n")
     out = materialize({"configs": GitTree(repo, "HEAD")}, tmp_path / "judge")
     assert (out / "configs/a.yaml").read_text() == "committed\n"
     assert (out / "configs/run.sh").stat().st_mode & 0o111
-    assert (out / "configs/link.yaml").is_symlink()
-    assert (out / "configs/link.yaml").read_text() == "committed\n"
 
 
-def test_export_refuses_a_symlink_out_of_the_folder(tmp_path):
+@pytest.mark.parametrize("target", ["a.yaml", "../secret.txt"])
+def test_export_refuses_any_symlink_even_one_that_stays_inside(tmp_path, target):
     repo = make_repo(tmp_path)
     (repo / "configs").mkdir()
-    (repo / "configs/escape.yaml").symlink_to("../secret.txt")
+    (repo / "configs/a.yaml").write_text("x\n")
+    (repo / "configs/link.yaml").symlink_to(target)
     (repo / "secret.txt").write_text("x")
-    commit_all(repo, "escape")
-    with pytest.raises(PathProblem, match="symlink out of configs/"):
+    commit_all(repo, "link")
+    with pytest.raises(NotRegular, match="configs/link.yaml in commit HEAD is a symlink"):
         materialize({"configs": GitTree(repo, "HEAD")}, tmp_path / "judge")
+    assert GitTree(repo, "HEAD").irregular("configs") == [("configs/link.yaml", "a symlink")]
+
+
+def test_export_refuses_a_submodule_instead_of_skipping_it(tmp_path):
+    repo = make_repo(tmp_path)
+    head = git.text(repo, "rev-parse", "HEAD")
+    git.run(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},configs/sub")
+    git.run(repo, "commit", "-q", "-m", "submodule", env=GIT_ENV)
+    with pytest.raises(NotRegular, match="configs/sub .* is a submodule"):
+        materialize({"configs": GitTree(repo, "HEAD")}, tmp_path / "judge")
+
+
+def test_export_refuses_a_dot_dot_entry_that_would_write_outside_its_folder(tmp_path):
+    repo = make_repo(tmp_path)
+    blob = git.run(repo, "hash-object", "-w", "--stdin", data=b"kind: EvalSuite\n").decode()
+    tree = blob_tree(repo, blob.strip(), ["configs", "..", "evals", "suites"], "x.yaml")
+    commit = git.text(repo, "commit-tree", tree, "-m", "dot dot", env=GIT_ENV)
+    bad = GitTree(repo, commit)
+    assert list(bad.entries) == ["configs/../evals/suites/x.yaml"]
+    with pytest.raises(NotRegular, match="'..'"):
+        materialize({"configs": bad}, tmp_path / "judge")
+    assert not (tmp_path / "judge" / "evals").exists()
+
+
+def blob_tree(repo, blob: str, folders: list[str], name: str) -> str:
+    """A tree holding ``blob`` at ``folders/name``, built with git mktree (which, unlike
+    the index, accepts names such as '..')."""
+    sha = git.run(repo, "mktree", data=f"100644 blob {blob}\t{name}\n".encode()).decode()
+    for folder in reversed(folders):
+        sha = git.run(repo, "mktree", data=f"040000 tree {sha.strip()}\t{folder}\n"
+                      .encode()).decode()
+    return sha.strip()

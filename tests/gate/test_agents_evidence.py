@@ -188,9 +188,9 @@ def test_gate_refuses_a_symlink_out_of_the_repository(tmp_path):
     os.symlink("/etc/passwd", repo / "configs/datasets/evil.jsonl")
     commit_all(repo, "add a link out of the repository")
     report = run_gate(repo, "main", "evil", tmp_path / "out")
-    assert report["verdict"] == "error"
-    assert report["reasons"][0]["code"] == "MC820"
-    assert "evil.jsonl" in report["reasons"][0]["message"]
+    assert report["verdict"] == "block"  # no symlink under configs/ at all (MC821)
+    assert [r["code"] for r in report["reasons"]] == ["MC821"]
+    assert "configs/datasets/evil.jsonl is a symlink" in report["reasons"][0]["message"]
     assert (tmp_path / "out" / "report.md").is_file()
 
 

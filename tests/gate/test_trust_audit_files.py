@@ -25,11 +25,15 @@ def linked_base(world: World, rel: str) -> None:
     assert git(repo, "ls-tree", "HEAD", rel).startswith("120000")
 
 
-def test_a_symlinked_base_ledger_is_not_read_and_does_not_hide_the_verdict(tmp_path):
+def test_a_symlinked_base_ledger_is_not_read_and_refuses_with_a_report(tmp_path):
+    """A base whose evals/ holds a symlink is a broken policy: every change is refused with
+    an error (fail closed), the report says which file, and the ledger is never followed."""
     world = World(tmp_path)
     linked_base(world, LEDGER)
     report = world.gate(world.branch("a human edit of a protected path"))
-    assert report["verdict"] == "pass" and codes(report) == set()
+    assert report["verdict"] == "error" and codes(report) == {"MC820"}
+    assert LEDGER in report["reasons"][0]["message"]
+    assert "symlink" in report["reasons"][0]["message"]
     (note,) = [n for n in report["notes"] if "metric history" in n]
     assert "MC727" in note and LEDGER in note and "symlink" in note
     assert "MC727" in (world.tmp / f"gate-{world.count}" / "report.md").read_text()
