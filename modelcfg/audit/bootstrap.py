@@ -14,7 +14,7 @@ from modelcfg.audit.landing import PromoteResult
 from modelcfg.audit.promote import promote
 from modelcfg.config.model import config_key
 from modelcfg.config.resolve import resolve_adapter
-from modelcfg.config.trees import FsTree, GitTree, materialize
+from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import UserError
@@ -44,7 +44,11 @@ def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path, *, runs_dir: Pat
     if read_baseline(tree, adapter) is not None:
         raise UserError("MC726", f"{adapter} already has a baseline; changes to it go through "
                         "the gate", exit_code=2)
-    judge = materialize({"configs": tree, "evals": tree}, Path(out_dir) / "judge-tree")
+    try:
+        judge = materialize({"configs": tree, "evals": tree}, Path(out_dir) / "judge-tree")
+    except PathProblem as exc:
+        raise UserError("MC726", f"{exc}; bootstrap reads regular files only: replace it "
+                        "with a plain file and commit", exit_code=2) from None
     ws = load_workspace(FsTree(judge))
     resolved = resolve_adapter(ws, adapter)
     thresholds = ws.thresholds()

@@ -120,8 +120,8 @@ CODES: dict[str, str] = {
     "MC724": "a git plumbing command failed",
     "MC725": ("modelcfg promote: the gate's result (gate.json) is unreadable or its verdict is "
               "not pass"),
-    "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, or its config "
-              "or evals have uncommitted changes"),
+    "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, its config or "
+              "evals have uncommitted changes, or configs/ or evals/ hold a non-regular file"),
     "MC727": ("the ledger or a baseline is not a regular file (a symlink, submodule or special "
               "file at its path or on the way): never followed"),
     "MC728": ("evidence judged for another config: its config_key is not the adapter's on the "
