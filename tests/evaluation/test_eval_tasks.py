@@ -105,3 +105,22 @@ def test_shipped_suites_name_existing_tasks():
         assert suite["kind"] == "EvalSuite" and suite["name"] == name
         for task in suite["tasks"]:
             assert task.startswith("lm-eval:") or (TASKS_DIR / task).is_dir(), task
+
+
+def test_the_committed_baselines_match_the_committed_eval_tasks():
+    """The repository's own baselines were made with these task files: their config hashes
+    and doc hashes are what lm-eval computes now (an edit to a task, its data or its scoring
+    code makes the gate refuse the baseline with MC805 until it is re-baselined)."""
+    from modelcfg.evaluation.harness import _loaded_tasks, config_hash, task_facts
+
+    for path in sorted((EVALS / "baselines").glob("*.json")):
+        baseline = json.loads(path.read_text())
+        tasks = sorted(baseline["tasks"])
+        _, _, loaded, _ = _loaded_tasks(tasks, EVALS / "tasks")
+        facts = task_facts(tasks, EVALS / "tasks")
+        for name in tasks:
+            recorded = baseline["tasks"][name]
+            assert config_hash(loaded[name].dump_config()) == recorded["config_hash"], name
+            hashes = {d: s[0] for items in recorded["samples"].values()
+                      for d, s in items.items()}
+            assert facts[name]["doc_hashes"] == hashes, name
