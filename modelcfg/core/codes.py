@@ -59,6 +59,10 @@ CODES: dict[str, str] = {
     "MC316": "no Contract / Thresholds document, or more than one",
     "MC317": ("dataset record malformed for the method (line of the dataset file), or dpo_beta "
               "without method: dpo"),
+    "MC321": ("an adapter's evals.suites leave out a suite the contract requires, or every "
+              "suite that runs a task the thresholds judge under safety:"),
+    "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
+              "(gate) no adapter of the base that the change removes"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
