@@ -139,6 +139,11 @@ CODES: dict[str, str] = {
     "MC814": "agent-authored change outside what the contract allows",
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
+    "MC817": ("a task the base requires (required suite, safety task, task of the promoted "
+              "baseline) is not in the adapter's suites"),
+    "MC818": ("an agent-authored change removes or renames an adapter with a baseline without "
+              "a maintainer label"),
+    "MC819": "the base policy is broken: a required suite is missing, or no valid contract",
     "MC820": "the gate could not run (error; exit 2)",
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "

@@ -21,12 +21,14 @@ from pathlib import Path
 
 from modelcfg.config.checks import check_workspace
 from modelcfg.config.diff import TreeDiff, diff_trees
+from modelcfg.config.lineage import base_replaces_problems
 from modelcfg.config.model import Contract, Thresholds
 from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
 from modelcfg.gate.agents import agent_authored, agent_path_reasons, commit_identities
+from modelcfg.gate.lineage import lineage_rules
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
 GATE_FORMAT = "modelcfg-gate/1"
@@ -128,6 +130,8 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
         raise UserError("MC820", "the base commit has no valid Contract and Thresholds under "
                         "evals/; the gate has nothing to judge by", exit_code=2)
     _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
+    refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
+    problems += base_replaces_problems(base_ws, ws, changes.renames())  # MC322
     ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
                   settings, emit)
     from modelcfg.gate.adapter import judge_adapter
@@ -135,7 +139,9 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
     for change in changes:
         if change.kind != "Adapter" or change.status == "removed":
             continue
-        cv = ConfigVerdict(change.name, change.path, change.impact or "none")
+        cv = ConfigVerdict(change.name, change.path, change.impact or "none",
+                           replaces=change.replaces)
+        cv.block(refused.get(change.name, []))
         report["configs"].append(cv)
         try:
             judge_adapter(cv, ctx)
