@@ -12,7 +12,9 @@ import json
 
 from modelcfg.config import cost, families
 from modelcfg.config.builtin import BUILTIN
-from modelcfg.config.model import Adapter, Caps, Contract
+from modelcfg.config.coverage import coverage_problems, unknown_required_suites
+from modelcfg.config.lineage import replaces_problems
+from modelcfg.config.model import Adapter, Caps, Contract, Thresholds
 from modelcfg.config.schema import suggest
 from modelcfg.config.tasks import task_data
 from modelcfg.config.trees import PathProblem
@@ -36,6 +38,7 @@ class Checker:
         self._datasets: dict[str, tuple[str, int] | None] = {}
         self._tasks: dict[str, tuple[list[str], int] | None] = {}
         self.policy: Contract | None = None  # the valid contract, typed (set by run)
+        self.rules: Thresholds | None = None  # the valid thresholds, typed (set by run)
 
     def add(self, doc: Document, path: tuple, code: str, message: str) -> None:
         line, col = doc.locate(*path)
@@ -47,6 +50,10 @@ class Checker:
         contract = self.check_policy("Contract")
         thresholds = self.check_policy("Thresholds")
         self.policy = Contract.from_document(contract.data) if contract is not None else None
+        self.rules = (Thresholds.from_document(thresholds.data)
+                      if thresholds is not None and thresholds.valid else None)
+        if contract is not None and self.in_focus(contract):
+            self.check_required_suites(contract)
         for doc in self.ws.documents:
             if not doc.valid or not self.in_focus(doc):
                 continue
@@ -133,6 +140,8 @@ class Checker:
                 self.add(doc, ("evals", "suites", i), "MC306", f"eval suite {suite!r} "
                          f"{missing}{suggest(suite, self.ws.suites)}; define it in "
                          "evals/suites/")
+        self.problems += coverage_problems(self.ws, doc, self.policy, self.rules)
+        self.problems += replaces_problems(self.ws, doc)
         if adapter.training.dpo_beta is not None and adapter.method != "dpo":
             self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
                      "method: dpo; remove it or set method: dpo")
@@ -302,6 +311,15 @@ class Checker:
                      f"contract's max_lora_rank {max_rank} ({contract.path})")
 
     # -- suites, thresholds, contract --------------------------------------------------
+    def check_required_suites(self, contract: Document) -> None:
+        if self.ws.unreadable:
+            return  # a suite may be in a file that does not parse
+        required = list(self.policy.required_suites)
+        for name in unknown_required_suites(self.ws, self.policy):
+            self.add(contract, ("required_suites", required.index(name)), "MC306",
+                     f"required eval suite {name!r} not found"
+                     f"{suggest(name, self.ws.suites)}; define it in evals/suites/")
+
     def check_suite(self, doc: Document) -> None:
         for i, task in enumerate(doc.data["tasks"]):
             if task.startswith("lm-eval:"):

@@ -3,6 +3,9 @@
 Documents are matched by ``kind`` + ``name`` (a file moved with the same name is a rename,
 not a removal and an addition) and compared as parsed data with schema defaults filled in,
 so comments, key order, quoting, whitespace and spelling out a default are not changes.
+An Adapter whose name changed is a rename too (status ``renamed`` with ``replaces``: the old
+name) when :mod:`modelcfg.config.lineage` pairs the removed and the added document
+(``replaces:``, the same file, or mostly the same lines); it is compared with the old one.
 
 Each Adapter on the head side gets an *impact*:
 
@@ -29,6 +32,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcfg.config.lineage import pair_renames
 from modelcfg.config.model import NON_RESULT_FIELDS, NON_RESULT_TRAINING_FIELDS
 from modelcfg.config.schema import with_defaults
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
@@ -80,16 +84,21 @@ class ConfigChange:
     fields: list[FieldChange] = field(default_factory=list)
     impact: str | None = None  # Adapters only: retrain | re-evaluate | none
     reasons: list[str] = field(default_factory=list)
+    replaces: str | None = None  # a renamed Adapter's old name (its lineage)
+    lineage: str | None = None  # how that rename was recognised
 
     @property
     def path(self) -> str:
         return self.new_path or self.old_path or ""
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "status": self.status,
-                "old_path": self.old_path, "new_path": self.new_path,
-                "fields": [f.to_dict() for f in self.fields], "impact": self.impact,
-                "reasons": list(self.reasons)}
+        out = {"kind": self.kind, "name": self.name, "status": self.status,
+               "old_path": self.old_path, "new_path": self.new_path,
+               "fields": [f.to_dict() for f in self.fields], "impact": self.impact,
+               "reasons": list(self.reasons)}
+        if self.replaces is not None:
+            out.update(replaces=self.replaces, lineage=self.lineage)
+        return out
 
 
 @dataclass
@@ -112,6 +121,11 @@ class TreeDiff:
     def adapters(self) -> dict[str, ConfigChange]:
         return {c.name: c for c in self.changes if c.kind == "Adapter"}
 
+    def renames(self) -> dict[str, str]:
+        """Renamed adapters: new name -> the old name whose history it continues."""
+        return {c.name: c.replaces for c in self.changes
+                if c.kind == "Adapter" and c.replaces is not None}
+
     def impact(self, adapter: str) -> str:
         """The impact on one head-side adapter (``none`` when nothing touches it)."""
         change = self.adapters().get(adapter)
@@ -131,6 +145,8 @@ class TreeDiff:
         for c in self.changes:
             where = c.path if c.status != "renamed" else f"{c.old_path} -> {c.new_path}"
             head = f"{c.kind} {c.name} ({where}): {c.status}"
+            if c.replaces is not None:
+                head += f" from {c.replaces} ({c.lineage})"
             if c.impact is not None:
                 head += f"; impact: {c.impact}"
             lines.append(head)
@@ -287,6 +303,7 @@ def diff_trees(base_tree, head_tree) -> TreeDiff:
             changes.append(ConfigChange(kind, name, "renamed", old.path, new.path, fields))
         elif fields:
             changes.append(ConfigChange(kind, name, "modified", old.path, new.path, fields))
+    changes = _with_renames(changes, base, head)
     by_key = {(c.kind, c.name): c for c in changes}
     for (kind, name), doc in sorted(head.docs.items()):
         if kind != "Adapter":
@@ -310,13 +327,39 @@ def diff_trees(base_tree, head_tree) -> TreeDiff:
     return TreeDiff(changes, changed, policy, unreadable, repr(base_tree), repr(head_tree))
 
 
+def _with_renames(changes: list[ConfigChange], base: _Side, head: _Side
+                  ) -> list[ConfigChange]:
+    """Removed + added Adapters that :func:`pair_renames` recognises as one renamed one."""
+    gone = {c.name: c for c in changes if c.kind == "Adapter" and c.status == "removed"}
+    new = {c.name: c for c in changes if c.kind == "Adapter" and c.status == "added"}
+    renames = pair_renames([base.docs[("Adapter", n)] for n in gone],
+                           [head.docs[("Adapter", n)] for n in new],
+                           lambda doc: _text(base, doc.path), lambda doc: _text(head, doc.path))
+    for r in renames:
+        old, now = gone.pop(r.old), new[r.new]
+        fields = field_changes(base.data("Adapter", r.old), head.data("Adapter", r.new))
+        changes[changes.index(now)] = ConfigChange("Adapter", r.new, "renamed", old.old_path,
+                                                   now.new_path, fields, replaces=r.old,
+                                                   lineage=r.how)
+        changes.remove(old)
+    return changes
+
+
+def _text(side: _Side, rel: str) -> str:
+    try:
+        return side.tree.read(rel).decode("utf-8", "replace")
+    except (OSError, PathProblem, KeyError):
+        return ""
+
+
 def _adapter_impact(name: str, base: _Side, head: _Side, by_key: dict,
                     changed: list[str]) -> tuple[str, list[str]]:
-    old, new = base.data("Adapter", name), head.data("Adapter", name)
+    own = by_key.get(("Adapter", name))
+    old = base.data("Adapter", own.replaces if own and own.replaces else name)
+    new = head.data("Adapter", name)
     if old is None:
         return RETRAIN, ["it is a new adapter: no accepted version to reuse"]
     found: list[tuple[str, str]] = []
-    own = by_key.get(("Adapter", name))
     for change in own.fields if own else []:
         top, _, rest = change.path.partition(".")
         top = top.split("[", 1)[0]

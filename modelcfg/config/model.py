@@ -21,7 +21,8 @@ from modelcfg.config.schema import with_defaults, with_defaults_at
 from modelcfg.core.hashing import canonical_json, sha256_bytes
 
 # Top-level fields that do not change the trained weights.
-NON_RESULT_FIELDS = ("rationale", "description", "evals", "budget", "apiVersion", "kind")
+NON_RESULT_FIELDS = ("rationale", "description", "evals", "budget", "apiVersion", "kind",
+                     "replaces")
 # training.* fields that do not change the trained weights.
 NON_RESULT_TRAINING_FIELDS = ("checkpoint_every",)
 CAPABILITY, SAFETY = "capability", "safety"
@@ -293,6 +294,7 @@ class Adapter:
     budget: Budget
     rationale: str
     description: str | None = None
+    replaces: str | None = None  # the base adapter this one renames (docs/gate.md, Lineage)
     data: dict = field(repr=False, compare=False)
 
     @classmethod
@@ -364,6 +366,7 @@ class AgentRules:
     trailers: tuple[str, ...]
     labels: tuple[str, ...]
     allowed_paths: tuple[str, ...]
+    maintainer_labels: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -375,6 +378,7 @@ class Contract:
     datasets: AllowList
     trust_remote_code: AllowList
     forbidden_fields: tuple[str, ...]
+    required_suites: tuple[str, ...]
     caps: Caps
     agents: AgentRules
     protected_paths: tuple[str, ...]

@@ -64,6 +64,10 @@ CODES: dict[str, str] = {
               " under evals/): ignored, it never resolves"),
     "MC319": "a NaN or infinite number (.nan, .inf) anywhere in a document",
     "MC320": "an eval task with no items (its data file is empty)",
+    "MC321": ("an adapter's evals.suites leave out a suite the contract requires, or every "
+              "suite that runs a task the thresholds judge under safety:"),
+    "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
+              "(gate) no adapter of the base that the change removes"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -146,6 +150,11 @@ CODES: dict[str, str] = {
     "MC814": "agent-authored change outside what the contract allows",
     "MC815": "stale evidence: the baseline does not describe the base commit's config",
     "MC816": "a task in the adapter's suites has no threshold",
+    "MC817": ("a task the base requires (required suite, safety task, task of the promoted "
+              "baseline) is not in the adapter's suites"),
+    "MC818": ("an agent-authored change removes or renames an adapter with a baseline without "
+              "a maintainer label"),
+    "MC819": "the base policy is broken: a required suite is missing, or no valid contract",
     "MC820": "the gate could not run (error; exit 2)",
     "MC821": ("something under the head's configs/ is not a regular file (a symlink, a "
               "submodule, a path with a '..' or '.git' part)"),

@@ -1,9 +1,13 @@
 """Judging one changed adapter: each step either records what it found on the verdict and
 hands on, or blocks the adapter with reasons and stops the chain (fail closed).
 
-    valid config → cost estimate within thresholds → baseline (promoted, or the base model
-    for a new adapter), checked against the base config and the whole eval set → train
-    (cached) → candidate look by look → measured cost → evidence for promotion
+    tasks the base requires → valid config → runs every required task → cost estimate
+    within thresholds → baseline (promoted, or the base model for a new adapter), checked
+    against the base config and the whole eval set → train (cached) → candidate look by
+    look → measured cost → evidence for promotion
+
+A renamed adapter (``cv.replaces``) is judged against the old adapter's baseline: its
+tasks, items and per-item scores, checked against the old adapter's config in the base.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from pathlib import Path
 
 from modelcfg.audit.baseline import read_baseline
 from modelcfg.config.cost import estimate_cost, exceeded
+from modelcfg.config.coverage import (
+    required_by_policy,
+    suites_running,
+    unknown_required_suites,
+)
 from modelcfg.config.model import ResolvedAdapter, config_key
 from modelcfg.config.resolve import resolve_adapter
 from modelcfg.core.errors import UserError
@@ -19,16 +28,26 @@ from modelcfg.evaluation.batches import Evaluator
 from modelcfg.gate import verdict
 from modelcfg.gate.evidence import baseline_as_results, write_evidence
 from modelcfg.gate.looks import data_reasons, n_docs_of, run_looks
-from modelcfg.gate.verdict import PASS, ConfigVerdict, Reason
+from modelcfg.gate.verdict import ERROR, PASS, ConfigVerdict, Reason
 
 ALL_ITEMS = 10 ** 9
+# Validation codes the gate replaces by its own reason: MC321 (a required suite or safety
+# task left out) is MC817 here, which also knows the tasks of the promoted baseline.
+GATE_OWN = ("MC321",)
 
 
 def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     """Fill ``cv`` (verdict, reasons, tasks, cost, train, baseline, evidence) for the adapter
     it names, judged in ``ctx`` (a :class:`modelcfg.gate.run.Judging`)."""
+    if cv.verdict != PASS:
+        return  # refused before judging (a rename an agent may not make: MC818)
+    promoted = read_baseline(ctx.base_ws.tree, ancestor(cv))
+    required = _required_tasks(cv, promoted, ctx)
+    if required is None:
+        return
     resolved = _valid_config(cv, ctx)
-    if resolved is None or not _within_estimate(cv, resolved, ctx):
+    if (resolved is None or not _runs_required(cv, resolved, required, ctx)
+            or not _within_estimate(cv, resolved, ctx)):
         return
     if cv.impact == "none":
         cv.train = {"skipped": "no change that affects training or evaluation"}
@@ -37,13 +56,11 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     if missing:
         cv.block([Reason(r.code, r.message, config=cv.adapter, task=r.task) for r in missing])
         return
-    from modelcfg.evaluation.harness import task_facts
-    from modelcfg.train.runs import model_dir
-
-    base_model = model_dir(resolved.model, ctx.judge, ctx.settings.model_cache)
-    base_results = _baseline_results(cv, resolved, base_model, ctx)
+    base_results = _baseline_results(cv, resolved, promoted, ctx)
     if base_results is None:
         return
+    from modelcfg.evaluation.harness import task_facts
+
     facts = task_facts(resolved.tasks, ctx.tasks_dir)
     incompatible = data_reasons(cv.adapter, resolved.tasks, base_results, facts)
     if incompatible:
@@ -52,7 +69,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     manifest, run_dir = _train(cv, resolved, ctx)
     if manifest is None:
         return
-    cand = Evaluator(base_model, run_dir / "adapter", ctx.tasks_dir,
+    cand = Evaluator(_base_model(resolved, ctx), run_dir / "adapter", ctx.tasks_dir,
                      ctx.out_dir / "runs" / cv.adapter / "candidate",
                      ctx.thresholds.sequential.seed,
                      {"base": resolved.model.name, "fingerprint": manifest["fingerprint"]},
@@ -67,16 +84,58 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
                        complete=ctx.settings.complete_evidence)
 
 
+def ancestor(cv: ConfigVerdict) -> str:
+    """Whose history the adapter continues: the old name of a renamed one, else its own."""
+    return cv.replaces or cv.adapter
+
+
+def _required_tasks(cv: ConfigVerdict, promoted: dict | None, ctx) -> dict[str, str] | None:
+    """Every task the base requires of this adapter, with why: the contract's required
+    suites, the thresholds' safety tasks, the tasks of its (ancestor's) promoted baseline.
+    None, with MC819 (an error), when the base policy cannot say."""
+    base = ctx.base_ws
+    contract, thresholds = base.contract(), base.thresholds()
+    unknown = unknown_required_suites(base, contract) if contract is not None else []
+    if contract is None or thresholds is None or unknown:
+        what = (f"requires eval suite(s) {', '.join(unknown)}, which it does not define"
+                if unknown else "has no valid Contract and Thresholds")
+        cv.reasons.append(Reason("MC819", f"the base commit's policy {what}: the gate cannot "
+                                 f"tell which tasks judge {cv.adapter}; a maintainer must fix "
+                                 "evals/ on the base branch", config=cv.adapter))
+        cv.verdict = ERROR
+        return None
+    required = required_by_policy(base, contract, thresholds)
+    for task in (promoted or {}).get("tasks", {}):
+        required.setdefault(task, f"the promoted baseline of {ancestor(cv)} has it")
+    return required
+
+
+def _runs_required(cv: ConfigVerdict, resolved: ResolvedAdapter, required: dict, ctx
+                   ) -> bool:
+    """MC817 for each required task the adapter's suites do not run: blocked, never added
+    silently, so the author fixes the config."""
+    missing = [t for t in required if t not in resolved.tasks]
+    for task in missing:
+        runs = suites_running(ctx.base_ws, task)
+        fix = (f"add a suite that runs it to evals.suites ({', '.join(runs)})" if runs else
+               "no suite of the base runs it: a maintainer must re-baseline")
+        cv.block([Reason("MC817", f"task {task!r} is not run by the adapter's suites, but "
+                         f"{required[task]}; {fix}", config=cv.adapter, task=task,
+                         field="evals.suites")])
+    return not missing
+
+
 def _valid_config(cv: ConfigVerdict, ctx) -> ResolvedAdapter | None:
     """The resolved adapter, or None with MC801 when it is not valid under the base policy."""
     doc = ctx.ws.adapters[cv.adapter]
-    mine = [p for p in ctx.problems if p.path == doc.path]
+    problems = [p for p in ctx.problems if p.code not in GATE_OWN]
+    mine = [p for p in problems if p.path == doc.path]
     if mine or not doc.valid:
         cv.block([Reason("MC801", p.render(), config=cv.adapter) for p in mine]
                  or [Reason("MC801", "the config does not pass its schema", config=cv.adapter)])
         return None
     try:
-        return resolve_adapter(ctx.ws, cv.adapter, ctx.problems)
+        return resolve_adapter(ctx.ws, cv.adapter, problems)
     except UserError as err:
         cv.block([Reason("MC801", err.render(), config=cv.adapter)])
         return None
@@ -93,30 +152,38 @@ def _within_estimate(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx) -> bool:
     return not over
 
 
-def _baseline_results(cv: ConfigVerdict, resolved: ResolvedAdapter, base_model: Path, ctx
-                      ) -> dict | None:
-    """What the candidate is compared with, in results form: the promoted baseline of the
-    base commit, or (a new adapter) the base model evaluated without an adapter. None with
-    MC804/MC815 when the baseline is missing or stale."""
-    existed = cv.adapter in ctx.base_ws.adapters
-    baseline = read_baseline(ctx.base_ws.tree, cv.adapter)
-    if baseline is None and existed:
-        cv.block([Reason("MC804", f"{cv.adapter} exists in the base commit but "
-                         f"evals/baselines/{cv.adapter}.json does not; promote it first",
+def _base_model(resolved: ResolvedAdapter, ctx) -> Path:
+    """Where the base model lies (the tiny model is built on first use)."""
+    from modelcfg.train.runs import model_dir
+
+    return model_dir(resolved.model, ctx.judge, ctx.settings.model_cache)
+
+
+def _baseline_results(cv: ConfigVerdict, resolved: ResolvedAdapter, baseline: dict | None,
+                      ctx) -> dict | None:
+    """What the candidate is compared with, in results form: the promoted ``baseline`` of
+    the base commit (of the old adapter, for a renamed one), or (a new adapter) the base
+    model evaluated without an adapter. None with MC804/MC815 when the baseline is missing
+    or stale."""
+    old = ancestor(cv)
+    if baseline is None and old in ctx.base_ws.adapters:
+        cv.block([Reason("MC804", f"{old} exists in the base commit but "
+                         f"evals/baselines/{old}.json does not; promote it first",
                          config=cv.adapter)])
         return None
     if baseline is not None:
-        base_resolved = _resolve_in_base(ctx.base_ws, cv.adapter)
+        base_resolved = _resolve_in_base(ctx.base_ws, old)
         if base_resolved is not None and baseline.get("config_key") != config_key(base_resolved):
             cv.block([Reason("MC815", "the baseline does not describe the base commit's config "
                              "(its config_key differs): re-baseline before judging",
                              config=cv.adapter, field="config_key")])
             return None
-        cv.baseline = {"source": "baseline", "commit": baseline.get("commit"),
+        cv.baseline = {"source": "baseline", "adapter": old,
+                       "commit": baseline.get("commit"),
                        "fingerprint": baseline.get("fingerprint")}
         return baseline_as_results(baseline)
     ctx.emit({"event": "baseline_eval", "adapter": cv.adapter})
-    ev = Evaluator(base_model, None, ctx.tasks_dir,
+    ev = Evaluator(_base_model(resolved, ctx), None, ctx.tasks_dir,
                    ctx.out_dir / "runs" / cv.adapter / "base-model",
                    ctx.thresholds.sequential.seed, {"base": resolved.model.name}, ctx.emit)
     ev.evaluate_to({t: ALL_ITEMS for t in resolved.tasks})

@@ -44,6 +44,8 @@ def write_evidence(cv, cand, resolved: ResolvedAdapter, manifest: dict, head_sha
         key = verdict.metric_key(cand.task(task).get("samples", {}), entry["metric"])
         entry["value"] = (metrics.get(key) or {}).get("value")
     evidence["gate"] = {"tasks": summary}
+    if cv.replaces is not None:  # a renamed adapter: whose history this evidence continues
+        evidence["gate"]["replaces"] = cv.replaces
     path = out_dir / "evidence" / f"{cv.adapter}.json"
     write_json(path, evidence)
     cv.evidence = str(path.relative_to(out_dir))

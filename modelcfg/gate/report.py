@@ -62,7 +62,8 @@ def _change_lines(diff: dict) -> list[str]:
     lines = []
     for c in changes:
         impact = f" — impact: **{c['impact']}**" if c.get("impact") else ""
-        lines.append(f"- {c['kind']} `{c['name']}` ({c['status']}){impact}")
+        status = c["status"] + (f" from `{c['replaces']}`" if c.get("replaces") else "")
+        lines.append(f"- {c['kind']} `{c['name']}` ({status}){impact}")
         for f in c.get("fields", []):
             old = f"`{_short(f['old'])}`" if "old" in f else "(absent)"
             new = f"`{_short(f['new'])}`" if "new" in f else "(absent)"
@@ -74,6 +75,9 @@ def _change_lines(diff: dict) -> list[str]:
 def _config_lines(cfg: dict) -> list[str]:
     lines = ["", f"## `{cfg['adapter']}`: {ICON.get(cfg['verdict'], cfg['verdict'])}", "",
              f"Config `{cfg['path']}`, impact **{cfg['impact']}**."]
+    if cfg.get("replaces"):
+        lines.append(f"Renamed from `{cfg['replaces']}`: judged against its baseline; the "
+                     "evidence is promoted under the new name.")
     if cfg.get("baseline"):
         b = cfg["baseline"]
         what = (f"promoted baseline from `{(b.get('commit') or '')[:12]}`"

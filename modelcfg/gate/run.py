@@ -23,12 +23,14 @@ from pathlib import Path
 
 from modelcfg.config.checks import check_workspace
 from modelcfg.config.diff import TreeDiff, diff_trees
+from modelcfg.config.lineage import base_replaces_problems
 from modelcfg.config.model import Contract, Thresholds
 from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
 from modelcfg.gate.agents import agent_path_reasons, authorship
+from modelcfg.gate.lineage import lineage_rules
 from modelcfg.gate.trust import base_reasons, head_reasons
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
@@ -187,18 +189,25 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
         report["reasons"] += [r.to_dict() for r in refusals]
         return
     _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
+    refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
+    problems += base_replaces_problems(base_ws, ws, changes.renames())  # MC322
     ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
                   settings, emit)
-    _judge_adapters(changes, ctx, report)
+    _judge_adapters(changes, ctx, report, refused)
 
 
-def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict) -> None:
+def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict,
+                    refused: dict[str, list[Reason]]) -> None:
+    """Each adapter the change adds, modifies or renames; ``refused`` holds reasons found
+    before judging (lineage rules) that block an adapter outright."""
     from modelcfg.gate.adapter import judge_adapter
 
     for change in changes:
         if change.kind != "Adapter" or change.status == "removed":
             continue
-        cv = ConfigVerdict(change.name, change.path, change.impact or "none")
+        cv = ConfigVerdict(change.name, change.path, change.impact or "none",
+                           replaces=change.replaces)
+        cv.block(refused.get(change.name, []))
         report["configs"].append(cv)
         if change.name not in ctx.ws.adapters:  # the diff and the judge tree disagree
             cv.block([Reason("MC801", f"{change.path} does not resolve in the judge tree; "

@@ -47,6 +47,7 @@ class ConfigVerdict:
     train: dict = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
     evidence: str | None = None
+    replaces: str | None = None  # the adapter whose history a renamed one continues
 
     def block(self, reasons) -> None:
         self.reasons.extend(reasons)
@@ -57,7 +58,8 @@ class ConfigVerdict:
         return {"adapter": self.adapter, "path": self.path, "impact": self.impact,
                 "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons],
                 "tasks": self.tasks, "cost": self.cost, "train": self.train,
-                "baseline": self.baseline, "evidence": self.evidence}
+                "baseline": self.baseline, "evidence": self.evidence,
+                "replaces": self.replaces}
 
 
 def task_specs(thresholds: Thresholds, tasks) -> tuple[dict[str, TaskRule], list[Reason]]:

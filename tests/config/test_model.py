@@ -196,8 +196,10 @@ def test_contract_sections_left_out_are_empty_and_caps_defaulted():
                                        "models": {"allow": ["builtin:*"]},
                                        "datasets": {"allow": ["path:**"]}})
     assert contract.models.allow == ("builtin:*",)
-    assert contract.agents == AgentRules(authors=(), trailers=(), labels=(), allowed_paths=())
+    assert contract.agents == AgentRules(authors=(), trailers=(), labels=(), allowed_paths=(),
+                                         maintainer_labels=())
     assert contract.protected_paths == () and contract.forbidden_fields == ()
+    assert contract.required_suites == ()
     assert contract.trust_remote_code.allow == ()
     default_tflops = block_schema("Contract", ("caps",))["properties"]["assumed_tflops"]
     assert contract.caps == Caps.from_document({}) == Caps(

@@ -1,0 +1,72 @@
+"""What every adapter must be evaluated on, whatever its own config lists: the eval suites the
+contract requires (``required_suites``) and every task the thresholds judge under
+``safety:`` (docs/gate.md, "Which tasks are judged").
+
+``modelcfg validate`` reports a gap on the adapter's ``evals.suites`` (MC321) so an author
+learns it before the gate; the gate blocks it (MC817), reading the contract, thresholds and
+suites from the base commit and adding the tasks of the adapter's promoted baseline.
+"""
+
+from __future__ import annotations
+
+from modelcfg.config.model import Contract, Thresholds
+from modelcfg.config.workspace import Document, Workspace
+from modelcfg.core.errors import Problem
+
+
+def suite_tasks(ws: Workspace, names) -> list[str]:
+    """The tasks of the named suites that exist in ``ws``, in order, each once."""
+    tasks: list[str] = []
+    for name in names:
+        suite = ws.suites.get(name)
+        listed = suite.data.get("tasks") if suite is not None else None
+        for task in listed if isinstance(listed, list) else []:
+            if isinstance(task, str) and task not in tasks:
+                tasks.append(task)
+    return tasks
+
+
+def suites_running(ws: Workspace, task: str) -> list[str]:
+    """Names of the suites in ``ws`` that run ``task`` (to tell an author what to add)."""
+    return sorted(name for name in ws.suites if task in suite_tasks(ws, [name]))
+
+
+def unknown_required_suites(ws: Workspace, contract: Contract) -> list[str]:
+    """Required suites that ``ws`` does not define: the policy itself is broken."""
+    return [name for name in contract.required_suites if name not in ws.suites]
+
+
+def required_by_policy(ws: Workspace, contract: Contract | None,
+                       thresholds: Thresholds | None) -> dict[str, str]:
+    """Every task the policy requires of any adapter, with why (for the message)."""
+    required: dict[str, str] = {}
+    for name in contract.required_suites if contract is not None else ():
+        for task in suite_tasks(ws, [name]):
+            required.setdefault(task, f"the contract requires eval suite {name!r}")
+    for task in thresholds.safety if thresholds is not None else ():
+        required.setdefault(task, "the thresholds judge it under safety:")
+    return required
+
+
+def coverage_problems(ws: Workspace, doc: Document, contract: Contract | None,
+                      thresholds: Thresholds | None) -> list[Problem]:
+    """MC321 on ``evals.suites`` of a valid adapter: each required suite it leaves out, and
+    each safety task none of its suites runs (only when all its suites are known)."""
+    listed = doc.data["evals"]["suites"]
+    line, col = doc.locate("evals", "suites")
+    out = []
+    for name in contract.required_suites if contract is not None else ():
+        if name not in listed and (name in ws.suites or ws.unreadable):  # else MC306 there
+            out.append(Problem(doc.path, line, col, "MC321", f"the contract requires eval "
+                               f"suite {name!r} for every adapter; add it to evals.suites"))
+    if any(name not in ws.suites for name in listed):
+        return out  # an unknown suite is reported on its own (MC306)
+    runs = suite_tasks(ws, listed)
+    covered = set(runs) | set(suite_tasks(ws, contract.required_suites if contract else ()))
+    for task in thresholds.safety if thresholds is not None else ():
+        which = suites_running(ws, task)  # none: the thresholds' own problem (MC307)
+        if task not in covered and which:
+            out.append(Problem(doc.path, line, col, "MC321", f"the thresholds judge safety "
+                               f"task {task!r} on every adapter, and none of its suites runs "
+                               f"it; add a suite that does ({', '.join(which)})"))
+    return out
