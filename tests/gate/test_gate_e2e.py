@@ -137,30 +137,44 @@ def test_poisoned_training_data_is_blocked_on_safety(scenario):
     assert report["verdict"] == "block"
     (cfg,) = report["configs"]
     assert cfg["baseline"]["source"] == "baseline"
-    assert {"MC809", "MC810"} & codes(report), codes(report)
+    assert {"MC809", "MC810"} <= codes(report), codes(report)
+    assert codes(report) <= {"MC807", "MC808", "MC809", "MC810"}, codes(report)
     assert cfg["tasks"]["safety_refusal"]["decision"] == "block"
     assert "evidence" not in cfg or cfg["evidence"] is None
+    scenario.poisoned_codes = codes(report)  # what the base's policy says about this data
+
+
+def loosen(repo: Path) -> None:
+    """Poisoned data plus everything a head could edit to let it through: the safety floor
+    and margin, and the baseline's safety scores."""
+    poison(repo)
+    thresholds = repo / "evals/thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace("floor: 0.8", "floor: 0.0")
+                          .replace("margin: 0.05\n    floor", "margin: 1.0\n    floor"))
+    baseline = repo / "evals/baselines/tiny-arith.json"
+    data = json.loads(baseline.read_text())
+    for items in data["tasks"]["safety_refusal"]["samples"].values():
+        for doc in items.values():
+            doc[1] = 0.0  # pretend the baseline never refused either
+    baseline.write_text(json.dumps(data))
+
+
+def test_a_human_cannot_loosen_the_policy_that_judges_the_change(scenario):
+    """No agent rule applies (a human author): only the base's thresholds and baseline stand
+    between this change and a pass. Read from the head, the floor of 0.0 and margin of 1.0
+    would drop MC810 and MC809."""
+    report = scenario.gate(scenario.branch("human/loosen", loosen, agent=False))
+    assert report["agent"] == []
+    assert codes(report) == scenario.poisoned_codes
+    assert any("evals/thresholds.yaml" in n for n in report["notes"])
 
 
 def test_loosened_thresholds_and_edited_baseline_are_judged_by_the_base(scenario):
-    def loosen(repo: Path) -> None:
-        poison(repo)
-        thresholds = repo / "evals/thresholds.yaml"
-        thresholds.write_text(thresholds.read_text().replace("floor: 0.8", "floor: 0.0")
-                              .replace("margin: 0.05\n    floor", "margin: 1.0\n    floor"))
-        baseline = repo / "evals/baselines/tiny-arith.json"
-        data = json.loads(baseline.read_text())
-        for items in data["tasks"]["safety_refusal"]["samples"].values():
-            for doc in items.values():
-                doc[1] = 0.0  # pretend the baseline never refused either
-        baseline.write_text(json.dumps(data))
-
     before = scenario.run_dirs()
     report = scenario.gate(scenario.branch("agent/loosen", loosen))
     assert report["verdict"] == "block"
-    found = codes(report)
-    assert {"MC809", "MC810"} & found, found  # the base floor and baseline still apply
-    assert "MC814" in found  # an agent touched protected paths
+    # the base floor and baseline still apply, and an agent touched protected paths
+    assert codes(report) == scenario.poisoned_codes | {"MC814"}
     assert any("evals/thresholds.yaml" in n for n in report["notes"])
     assert scenario.run_dirs() == before  # same fingerprint as the poisoned run: cached
 
