@@ -16,7 +16,6 @@ from typing import Optional
 import typer
 
 from modelcfg import __version__
-from modelcfg.core.atomic import write_text
 from modelcfg.core.errors import UserError
 from modelcfg.core.extras import missing_extra, require
 
@@ -86,6 +85,7 @@ def schema(
 ) -> None:
     """Print or write the JSON Schemas (draft 2020-12) of the config kinds, for editors."""
     from modelcfg.config.schema import schema_texts
+    from modelcfg.core.atomic import write_text
 
     texts = schema_texts(kind)
     if out is None:

@@ -16,6 +16,7 @@ JSON path from a schema error maps back to ``file:line:col`` (:meth:`Loaded.loca
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class Pos:
 class Loaded:
     value: Any
     pos: Pos
+    # (path, value) of every NaN or infinite number, found while parsing (``.nan``, ``.inf``)
+    non_finite: list = field(default_factory=list)
 
     def locate(self, path) -> tuple[int, int]:
         """The ``(line, col)`` of the deepest existing value on ``path`` (keys and indices)."""
@@ -172,12 +175,16 @@ class _Builder:
         self.nodes = 0
         self.documents = 0
         self.root: Loaded | None = None
+        self.non_finite: list[tuple[tuple, float]] = []
 
     def feed(self, event) -> None:
         kind = type(event)
         if kind is yaml.ScalarEvent:
             self.nodes += 1
-            self.attach(_scalar(event, self.path), _pos(event), event.anchor, 1)
+            value = _scalar(event, self.path)
+            if type(value) is float and not math.isfinite(value):
+                self.non_finite.append((self.path_here(), value))
+            self.attach(value, _pos(event), event.anchor, 1)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             self.open(event, kind is yaml.MappingStartEvent)
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
@@ -216,11 +223,15 @@ class _Builder:
         here = _pos(event)
         self.attach(value, Pos(here.line, here.col, pos.children), None, size)
 
+    def path_here(self) -> tuple:
+        """The keys and indices leading to the value being attached next."""
+        return tuple(o.key if o.is_map else len(o.value) for o in self.stack)
+
     def attach(self, value, pos: Pos, anchor: str | None, size: int) -> None:
         if anchor:
             self.anchors[anchor] = (value, pos, size)
         if not self.stack:
-            self.root = Loaded(value, pos)
+            self.root = Loaded(value, pos, self.non_finite)
             return
         top = self.stack[-1]
         if not top.is_map:

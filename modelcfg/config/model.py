@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
 
 from modelcfg.config.schema import with_defaults, with_defaults_at
 from modelcfg.core.hashing import canonical_json, sha256_bytes
@@ -49,15 +50,22 @@ def _build(cls, block: dict, **typed):
     there), so a default written here by mistake cannot hide a missing schema default.
     ``typed`` gives the fields that need more than a copy (nested values)."""
     kwargs = dict(typed)
-    for f in fields(cls):
-        if f.name in typed:
+    for name, required in _field_names(cls):
+        if name in typed:
             continue
-        if f.name in block:
-            kwargs[f.name] = _frozen(block[f.name])
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise ValueError(f"{cls.__name__}: {f.name!r} is not in the document and the "
+        if name in block:
+            kwargs[name] = _frozen(block[name])
+        elif required:
+            raise ValueError(f"{cls.__name__}: {name!r} is not in the document and the "
                              "schema gives it no default")
     return cls(**kwargs)
+
+
+@cache
+def _field_names(cls) -> tuple[tuple[str, bool], ...]:
+    """``(name, required)`` per field of a dataclass (looked up once per class)."""
+    return tuple((f.name, f.default is MISSING and f.default_factory is MISSING)
+                 for f in fields(cls))
 
 
 def _frozen(value):

@@ -188,25 +188,13 @@ def _range_message(error) -> str:
     return error.message
 
 
-def _non_finite(value, path: tuple = ()):
-    """``(path, value)`` of every NaN or infinite number in a parsed document."""
-    if isinstance(value, float) and not math.isfinite(value):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _non_finite(item, path + (key,))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _non_finite(item, path + (i,))
-
-
 def non_finite_problems(doc_path: str, loaded: Loaded) -> list[Problem]:
     """MC319 at each ``.nan``/``.inf`` of any document: YAML reads them as numbers, and no
     range in a schema refuses NaN (every comparison with it is false)."""
     return [Problem(doc_path, *loaded.locate(list(path)), "MC319",
                     f"{_field(path)} is {_yaml_number(value)}, not a finite number; write a "
                     "number")
-            for path, value in _non_finite(loaded.value)]
+            for path, value in loaded.non_finite]
 
 
 def _yaml_number(value: float) -> str:
@@ -262,16 +250,24 @@ def with_defaults_at(kind: str, path: tuple[str, ...], data: dict) -> dict:
 
 def _fill(node: dict, value):
     """Defaults of ``node``'s properties, recursively; entries of a mapping whose values
-    share one schema (``additionalProperties``) are filled from that schema."""
-    if isinstance(value, dict):
-        for key, sub in node.get("properties", {}).items():
-            if key not in value and "default" in sub:
-                value[key] = json.loads(json.dumps(sub["default"]))
-            if key in value:
-                value[key] = _fill(sub, value[key])
-        shared = node.get("additionalProperties")
-        if isinstance(shared, dict):
-            for key in value:
-                if key not in node.get("properties", {}):
-                    value[key] = _fill(shared, value[key])
+    share one schema (``additionalProperties``) are filled from that schema. (Validation
+    runs this for every document, so it copies only container defaults and descends only
+    into mappings.)"""
+    if not isinstance(value, dict):
+        return value
+    properties = node.get("properties", {})
+    for key, sub in properties.items():
+        if key not in value:
+            if "default" not in sub:
+                continue
+            default = sub["default"]
+            value[key] = json.loads(json.dumps(default)) if isinstance(
+                default, (dict, list)) else default
+        if isinstance(value[key], dict):
+            value[key] = _fill(sub, value[key])
+    shared = node.get("additionalProperties")
+    if isinstance(shared, dict):
+        for key in value:
+            if key not in properties and isinstance(value[key], dict):
+                value[key] = _fill(shared, value[key])
     return value
