@@ -43,3 +43,17 @@ def commit_all(repo: Path, message: str, env: dict | None = None) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--allow-empty", "-m", message, env=env)
     return git(repo, "rev-parse", "HEAD")
+
+
+AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com"}
+
+
+def pr_branch(repo: Path, name: str, change, *, agent: bool) -> str:
+    """Branch ``name`` off main with ``change(repo)`` committed (by the arith agent, with an
+    ``Agent:`` trailer, when ``agent``); main stays checked out."""
+    git(repo, "checkout", "-q", "-B", name, "main")
+    change(repo)
+    commit_all(repo, f"{name}\n\nAgent: arith-agent" if agent else name,
+               env=AGENT if agent else None)
+    git(repo, "checkout", "-q", "main")
+    return name

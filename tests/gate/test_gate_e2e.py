@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_all, git, make_repo
+from repo_helpers import commit_all, git, make_repo, pr_branch
 
 from modelcfg.audit.ledger import verify
 from modelcfg.audit.promote import promote
@@ -26,7 +26,6 @@ from modelcfg.gate.run import GateSettings, run_gate
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com"}
 
 
 class Scenario:
@@ -46,12 +45,7 @@ class Scenario:
         self.count = 0
 
     def branch(self, name: str, change, *, agent: bool = True) -> str:
-        git(self.repo, "checkout", "-q", "-B", name, "main")
-        change(self.repo)
-        commit_all(self.repo, f"{name}\n\nAgent: arith-agent" if agent else name,
-                   env=AGENT if agent else None)
-        git(self.repo, "checkout", "-q", "main")
-        return name
+        return pr_branch(self.repo, name, change, agent=agent)
 
     def gate(self, head: str, base: str = "main") -> dict:
         self.count += 1

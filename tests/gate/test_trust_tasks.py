@@ -16,13 +16,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_all, git, make_repo
+from repo_helpers import commit_all, git, make_repo, pr_branch
 
 from modelcfg.config.validate import validate
 from modelcfg.gate.run import GateSettings, run_gate
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENT = {"GIT_AUTHOR_NAME": "arith-agent", "GIT_AUTHOR_EMAIL": "arith-agent@example.com"}
 ADAPTER = "configs/adapters/tiny-arith.yaml"
 BASELINE = "evals/baselines/tiny-arith.json"
 CAPABILITY = {"arith_gen", "arith_mc", "over_refusal"}
@@ -105,12 +104,7 @@ class Repo:
         self.count = 0
 
     def branch(self, change, *, agent: bool = False, name: str = "pr") -> str:
-        git(self.repo, "checkout", "-q", "-B", name, "main")
-        change(self.repo)
-        commit_all(self.repo, f"{name}\n\nAgent: arith-agent" if agent else name,
-                   env=AGENT if agent else None)
-        git(self.repo, "checkout", "-q", "main")
-        return name
+        return pr_branch(self.repo, name, change, agent=agent)
 
     def gate(self, head: str, labels=()) -> dict:
         self.count += 1
