@@ -13,7 +13,12 @@ from test_promote import ACTOR, evidence, head, ledger_of
 
 from modelcfg.audit.anchor import reanchor
 from modelcfg.audit.attempts import attempt_entries, record_attempts
-from modelcfg.audit.history import anchor_entry, failed_attempts, last_promotion, lineage
+from modelcfg.audit.history import (
+    anchor_entry,
+    failed_attempts,
+    last_promotion,
+    lineage,
+)
 from modelcfg.audit.ledger import LEDGER, audit, read_entries, verify
 from modelcfg.audit.promote import promote
 from modelcfg.core.atomic import write_json
