@@ -4,7 +4,8 @@ hands on, or blocks the adapter with reasons and stops the chain (fail closed).
     tasks the base requires → valid config → runs every required task → cost estimate
     within thresholds → baseline (promoted, or the base model for a new adapter), checked
     against the base config and the whole eval set → train (cached) → candidate look by
-    look → measured cost → evidence for promotion
+    look → measured cost → the remaining items → drift cap since the lineage's anchor
+    (MC829) → evidence for promotion
 
 A renamed adapter (``cv.replaces``) is judged against the old adapter's baseline: its
 tasks, items and per-item scores, checked against the old adapter's config in the base.
