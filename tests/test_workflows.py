@@ -57,3 +57,34 @@ def test_the_gate_judges_the_merge_result():
     assert "refs/pull/${PR}/merge" in fetch
     run = gate_steps()["Gate"]["run"]
     assert '--base "refs/remotes/pr/merge^1" --head refs/remotes/pr/merge' in run
+
+
+def test_the_gate_keys_the_item_order_with_the_pr_and_a_secret():
+    step = gate_steps()["Gate"]
+    assert step["env"]["PR"] == "${{ github.event.pull_request.number }}"
+    assert step["env"]["MODELCFG_ORDER_SECRET"] == "${{ secrets.MODELCFG_ORDER_SECRET }}"
+    assert '--pr "$PR"' in step["run"]
+    # The secret reaches the gate through its environment only, never a command line.
+    assert "secrets." not in step["run"]
+
+
+def test_attempts_are_recorded_by_a_separate_writing_job_that_runs_base_code_only():
+    wf = load("gate.yml")
+    assert wf["permissions"] == {"contents": "read"}  # the judging job cannot write
+    assert "permissions" not in wf["jobs"]["gate"]
+    job = wf["jobs"]["record-attempt"]
+    assert job["needs"] == "gate" and job["permissions"] == {"contents": "write"}
+    # After judging, whatever the verdict (a block fails the gate job), never when skipped.
+    assert "always()" in job["if"] and "needs.gate.result == 'failure'" in job["if"]
+    steps = {s["name"]: s for s in job["steps"]}
+    checkout = steps["Check out the base branch (workflow code and modelcfg)"]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    # Nothing of the pull request is fetched or run: only the gate's report is read.
+    assert "refs/pull" not in runs and "head.sha" not in str(job)
+    assert "-c constraints.txt" in runs and "[all]" not in runs
+    assert steps["Fetch the gate's report"]["with"]["name"] == "gate-report"
+    record = steps["Record the attempt"]
+    assert record["run"] == ('modelcfg audit record-attempt --gate-out gate-out '
+                             '--branch "$BASE_REF"')
+    assert record["env"]["BASE_REF"] == "${{ github.event.pull_request.base.ref }}"

@@ -1,10 +1,12 @@
 """The audit ledger: an append-only, hash-chained JSONL file, ``evals/ledger.jsonl``.
 
 Each line is one entry in canonical JSON (sorted keys, no spaces, UTF-8): ``seq`` (1, 2, ...),
-``prev`` (the previous entry's hash; 64 zeros for the first), ``time``, ``action`` (promote |
-rollback), ``adapter``, ``commit``, ``actor``, ``diff``, ``rationale``, ``eval``, ``cost``,
-``verdict``, ``baseline_sha256`` and ``hash`` = sha256 of the canonical JSON of the entry
-without ``hash``. Format and limits in docs/audit.md.
+``prev`` (the previous entry's hash; 64 zeros for the first), ``time``, ``action``,
+``adapter``, ``commit`` and ``hash`` = sha256 of the canonical JSON of the entry without
+``hash``. ``promote`` and ``rollback`` entries set a baseline (``baseline_sha256``, ``actor``,
+``diff``, ``eval``, ``scores``, ...); ``anchor`` entries re-anchor an adapter's drift cap at
+its current baseline; ``attempt`` entries record one gate attempt of an agent's change
+(``pr``, ``base``, ``lineage``, ``verdict``, ``reasons``). Format and limits in docs/audit.md.
 
 :func:`verify` checks the chain (every byte of every line, seq, prev, hash) and cross-checks
 the baselines, each of which names the ledger entry it was promoted with: that catches a
@@ -14,6 +16,7 @@ checks, through git history, that every commit only ever appended to the ledger.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,10 +36,19 @@ from modelcfg.core.names import HEX64, NAME
 from modelcfg.core.numbers import strict_json
 
 LEDGER = "evals/ledger.jsonl"
+CODE = re.compile(r"^MC\d{3}$")
+SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 GENESIS = "0" * 64
-ACTIONS = ("promote", "rollback")
+BASELINE_ACTIONS = ("promote", "rollback")  # entries that set the adapter's baseline
+ATTEMPT = "attempt"
+ACTIONS = BASELINE_ACTIONS + ("anchor", ATTEMPT)
 _FIELDS = {"seq": int, "prev": str, "time": str, "action": str, "adapter": str, "commit": str,
            "baseline_sha256": str, "hash": str}
+# An attempt sets no baseline: it names the pull request, the base it was judged on, the
+# adapter's lineage (its name and the names it continues) and the outcome's reason codes.
+_ATTEMPT_FIELDS = {"seq": int, "prev": str, "time": str, "action": str, "adapter": str,
+                   "commit": str, "pr": str, "base": str, "lineage": list, "verdict": str,
+                   "reasons": list, "agent": bool, "hash": str}
 
 
 def entry_hash(entry: dict) -> str:
@@ -83,12 +95,11 @@ def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
             add("MC710", "not a JSON object")
             entries.append((number, None))
             continue
-        bad = [k for k, t in _FIELDS.items() if not isinstance(entry.get(k), t)
-               or isinstance(entry.get(k), bool)]
-        if not bad and not NAME.match(entry["adapter"]):
-            bad = ["adapter"]
+        attempt = entry.get("action") == ATTEMPT
+        bad = attempt_problems(entry) if attempt else _field_problems(entry, _FIELDS)
         if bad:
-            add("MC710", f"missing or mistyped field(s): {', '.join(bad)}")
+            add("MC729" if attempt else "MC710", f"{'attempt entry: ' if attempt else ''}"
+                f"missing or mistyped field(s): {', '.join(bad)}")
         elif entry_hash(entry) != entry["hash"]:
             add("MC711", f"entry {entry['seq']} was edited: its hash does not match its "
                 "content")
@@ -96,6 +107,33 @@ def parse(data: bytes) -> tuple[list[tuple[int, dict]], list[Problem]]:
             add("MC711", f"entry {entry['seq']} was edited: the line is not in canonical form")
         entries.append((number, entry))
     return entries, problems
+
+
+def _field_problems(entry: dict, fields: dict) -> list[str]:
+    """The fields of ``fields`` that ``entry`` lacks or has of another type (a bool is no
+    int), and ``adapter`` when it is no adapter name."""
+    bad = [k for k, t in fields.items() if not isinstance(entry.get(k), t)
+           or (isinstance(entry.get(k), bool) and t is not bool)]
+    if "adapter" not in bad and not NAME.match(entry["adapter"]):
+        bad.append("adapter")
+    return bad
+
+
+def attempt_problems(entry: dict) -> list[str]:
+    """What is malformed in an attempt entry: its fields, its lineage (adapter names, its
+    own adapter among them), its reasons (codes) and its shas."""
+    bad = _field_problems(entry, _ATTEMPT_FIELDS)
+    lineage = entry.get("lineage")
+    if "lineage" not in bad and (not all(isinstance(n, str) and NAME.match(n) for n in lineage)
+                                 or entry.get("adapter") not in lineage):
+        bad.append("lineage")
+    if "reasons" not in bad and not all(isinstance(c, str) and CODE.match(c)
+                                        for c in entry["reasons"]):
+        bad.append("reasons")
+    bad += [k for k in ("commit", "base") if k not in bad and not SHA.match(entry[k])]
+    if "pr" not in bad and not entry["pr"].strip():
+        bad.append("pr")
+    return bad
 
 
 def _chain(entries: list[tuple[int, dict | None]]) -> list[Problem]:
@@ -146,8 +184,9 @@ def verify(tree_or_root) -> list[Problem]:
     problems += _chain(entries)
     valid = [e for _, e in entries if e is not None and isinstance(e.get("seq"), int)]
     latest: dict[str, dict] = {}
-    for e in valid:
-        if isinstance(e.get("adapter"), str) and NAME.match(e["adapter"]):
+    for e in valid:  # anchor and attempt entries set no baseline
+        if isinstance(e.get("adapter"), str) and NAME.match(e["adapter"]) \
+                and e.get("action") in BASELINE_ACTIONS:
             latest[e["adapter"]] = e
     index = _Index({e["seq"]: e for e in reversed(valid)}, latest, len(valid),
                    {id(e): n for n, e in entries if e is not None})
@@ -196,6 +235,9 @@ def _baseline_findings(tree, adapter: str, index: _Index) -> list[Problem]:
     if entry.get("adapter") != adapter:
         return found("MC714", f"ledger entry {ref['seq']} is about {entry.get('adapter')!r}, "
                      f"not {adapter!r}")
+    if entry.get("action") not in BASELINE_ACTIONS:
+        return found("MC714", f"ledger entry {ref['seq']} is an {entry.get('action')} entry, "
+                     "which sets no baseline")
     out = []
     if entry.get("baseline_sha256") != baseline_sha256(baseline):
         out += found("MC715", f"baseline content does not match the sha256 recorded in "
@@ -213,6 +255,11 @@ def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> 
     if entry.get("action") not in ACTIONS:
         raise UserError("MC717", f"ledger action must be one of {', '.join(ACTIONS)}, not "
                         f"{entry.get('action')!r}")
+    if entry["action"] == ATTEMPT:
+        bad = attempt_problems({**entry, "seq": 0, "prev": GENESIS, "time": "-", "hash": "-"})
+        if bad:
+            raise UserError("MC729", f"an attempt entry needs well-formed {', '.join(bad)}")
+        return _link(entries, entry, now)
     for key in ("adapter", "commit"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise UserError("MC717", f"ledger entry needs a non-empty {key}")
@@ -221,6 +268,10 @@ def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> 
     if not isinstance(entry.get("baseline_sha256"), str) or not HEX64.match(
             entry["baseline_sha256"]):
         raise UserError("MC717", "ledger entry needs baseline_sha256 (64 hex digits)")
+    return _link(entries, entry, now)
+
+
+def _link(entries: list[dict], entry: dict, now: str | None) -> dict:
     last = entries[-1] if entries else None
     out = {k: v for k, v in entry.items() if k not in ("seq", "prev", "hash")}
     out["seq"] = last["seq"] + 1 if last else 1

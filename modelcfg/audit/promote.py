@@ -23,6 +23,7 @@ from modelcfg.audit.landing import (
     relevant_diff,
 )
 from modelcfg.audit.provenance import require_in_history, require_same_config
+from modelcfg.audit.scores import baseline_scores
 from modelcfg.config.trees import GitTree, PathProblem
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -78,7 +79,8 @@ def _refuse_superseded(adapter: str, current: dict | None, evidence: dict) -> No
 def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "origin",
             branch: str | None = None, verdict: str = "pass", eval_summary: dict | None = None,
             rationale: str | None = None, expected_baseline_sha256=_UNSET,
-            max_attempts: int = 5, now: str | None = None) -> PromoteResult:
+            replaces: str | None = None, max_attempts: int = 5, now: str | None = None
+            ) -> PromoteResult:
     """Make ``evidence`` (a baseline built by the gate for the merged head, see
     :func:`modelcfg.audit.baseline.build_baseline`) the baseline of ``adapter``, append a ledger
     entry, commit and push to ``remote``/``branch`` (default: the current branch).
@@ -90,6 +92,8 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
     the baseline does nothing (``already``): re-running a promotion job is safe. Evidence
     whose commit is not in the branch's history (MC719) or whose ``config_key`` is not the
     adapter's on the branch head (MC728) is refused: see :mod:`modelcfg.audit.provenance`.
+    The entry records the per-task ``scores`` the drift cap is checked against, and
+    ``replaces`` (the old name of a renamed adapter: the lineage continues).
     """
     repo = Path(repo)
     evidence = _checked_evidence(repo, adapter, evidence, remote)
@@ -123,7 +127,10 @@ def promote(repo: Path, *, adapter: str, evidence: dict, actor, remote: str = "o
                  "diff": diffs[old_commit], "rationale": why,
                  "eval": eval_summary if eval_summary is not None else metrics_summary(evidence),
                  "cost": cost_summary(evidence), "verdict": verdict,
-                 "baseline_sha256": new_sha, "previous": previous_of(current)}
+                 "baseline_sha256": new_sha, "previous": previous_of(current),
+                 "scores": baseline_scores(evidence)}
+        if replaces is not None:
+            entry["replaces"] = replaces
         files, entry, baseline = ledger_files(tree, adapter, evidence, entry, now, {})
         message = (f"modelcfg: promote {adapter} {evidence['fingerprint'][:12]}\n\n"
                    f"Ledger entry {entry['seq']} ({entry['hash'][:12]}): evidence of commit "
@@ -157,8 +164,8 @@ def promote_gate_output(repo: Path, folder: Path, *, actor: dict, adapter: str |
         if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):
             continue
         evidence = json.loads((folder / cfg["evidence"]).read_text())
-        summary = (evidence.pop("gate", None) or {}).get("tasks")
+        gate = evidence.pop("gate", None) or {}
         results.append(promote(repo, adapter=cfg["adapter"], evidence=evidence, actor=who,
                                remote=remote, branch=branch, verdict="pass",
-                               eval_summary=summary))
+                               eval_summary=gate.get("tasks"), replaces=gate.get("replaces")))
     return results

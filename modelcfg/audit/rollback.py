@@ -8,6 +8,7 @@ from pathlib import Path
 from modelcfg.audit import landing
 from modelcfg.audit.baseline import baseline_sha256, read_baseline
 from modelcfg.audit.provenance import require_in_history
+from modelcfg.audit.scores import baseline_scores
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
@@ -73,7 +74,7 @@ def rollback(repo: Path, *, adapter: str, to_rev: str, actor, remote: str = "ori
                  "rationale": rationale or f"roll {adapter} back to its version at {to_rev}",
                  "eval": landing.metrics_summary(old), "cost": landing.cost_summary(old),
                  "verdict": "rollback", "baseline_sha256": baseline_sha256(restored),
-                 "previous": landing.previous_of(current)}
+                 "previous": landing.previous_of(current), "scores": baseline_scores(old)}
         files, entry, baseline = landing.ledger_files(tree, adapter, restored, entry, now, extra)
         message = (f"modelcfg: roll back {adapter} to {to_sha[:12]} "
                    f"({old['fingerprint'][:12]})\n\nLedger entry {entry['seq']} "

@@ -226,6 +226,10 @@ def gate(
     labels_json: Optional[str] = typer.Option(None, help="Pull request labels as a JSON list "
                                               "of strings (what a workflow's toJSON gives; "
                                               "no word splitting)."),
+    pr: Optional[str] = typer.Option(None, help="The pull request's id (its number): keys "
+                                     "the item order with the base commit and the "
+                                     "MODELCFG_ORDER_SECRET environment variable, and names "
+                                     "the attempt in the ledger (default: the head commit)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
                                "path; json: gate.json on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -245,7 +249,8 @@ def gate(
         typer.echo(f"error: {err.render()}", err=True)
         report = refused(repo, out_dir, err)
     else:
-        settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels)
+        settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels, pr=pr,
+                                order_secret=_order_secret())
         report = run_gate(repo, base, head, out_dir, settings, emit=_progress_printer(quiet))
     if fmt is Format.json:
         typer.echo(dumps(report))
@@ -258,6 +263,16 @@ def gate(
             typer.echo(f"{r['code']} {r['message']}")
         typer.echo(f"gate: {report['verdict']}  ({out / 'report.md'})")
     raise typer.Exit({"pass": 0, "block": 1}.get(report["verdict"], 2))
+
+
+def _order_secret() -> Optional[str]:
+    """The item-order secret from the environment (empty counts as none: a workflow passes
+    an empty string for a secret that is not set)."""
+    import os
+
+    from modelcfg.gate.order import SECRET_ENV
+
+    return os.environ.get(SECRET_ENV) or None
 
 
 def _json_labels(text: Optional[str]) -> list[str]:
@@ -291,6 +306,10 @@ def promote(
                                             "gate its first baseline: train and evaluate it "
                                             "as committed at HEAD, no comparison (the ledger "
                                             "records verdict 'bootstrap')."),
+    anchor: Optional[str] = typer.Option(None, help="Re-anchor this adapter's drift cap "
+                                         "(thresholds max_drift) at its current baseline: "
+                                         "an anchor entry in the ledger, no new baseline."),
+    reason: Optional[str] = typer.Option(None, help="Why (recorded with --anchor)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
@@ -298,6 +317,15 @@ def promote(
     from modelcfg.audit.promote import promote_gate_output
 
     repo = _root(root)
+    if anchor:
+        from modelcfg.audit.anchor import reanchor
+
+        result = reanchor(repo, adapter=anchor, actor={"merged_by": actor}, remote=remote,
+                          branch=branch, rationale=reason)
+        state = "already its anchor" if result.already else (
+            f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
+        typer.echo(f"re-anchored {anchor}: {state}")
+        return
     if bootstrap:
         require("train", "eval", what="`modelcfg promote --bootstrap`")
         from modelcfg.audit.bootstrap import bootstrap as run_bootstrap
@@ -363,6 +391,33 @@ def audit_verify(
     if not problems:
         typer.echo("ok: ledger and baselines are consistent", err=True)
     raise typer.Exit(1 if problems else 0)
+
+
+@audit_app.command("record-attempt")
+def audit_record_attempt(
+    gate_out: Path = typer.Option(Path(".modelcfg/gate"), help="The gate's output folder "
+                                  "(gate.json) of the attempt."),
+    remote: str = typer.Option("origin", help="Remote to push the ledger commit to."),
+    branch: Optional[str] = typer.Option(None, help="The base branch (default: the current "
+                                         "one)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Record an agent's gate attempt (one entry per judged adapter) in the base branch's
+    ledger, in one commit pushed to the branch; the gate counts them (contract
+    agents.max_failed_attempts). A human's change is not recorded; recording twice adds
+    nothing."""
+    from modelcfg.audit.attempts import record_attempts
+
+    repo = _root(root)
+    folder = gate_out if gate_out.is_absolute() else repo / gate_out
+    result = record_attempts(repo, folder, remote=remote, branch=branch)
+    if result is None:
+        typer.echo("nothing to record: not an agent's change, or no adapter was judged")
+    elif result.already:
+        typer.echo(f"attempt of {result.adapter} already recorded")
+    else:
+        typer.echo(f"recorded the attempt of {result.adapter}: commit {result.commit[:12]}, "
+                   f"ledger #{result.entry['seq']}")
 
 
 @app.command()

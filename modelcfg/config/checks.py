@@ -354,6 +354,20 @@ class Checker:
                     self.add(doc, (section, task), "MC307", f"threshold for task {task!r}, "
                              "which no eval suite runs"
                              f"{suggest(task, suite_tasks)}")
+        self.check_drift_caps(doc)
+
+    def check_drift_caps(self, doc: Document) -> None:
+        """MC325: a ``max_drift`` below its task's margin would block a candidate that is
+        within the margin of an anchor-valued baseline: the cap must leave at least one
+        margin of room (docs/config-reference.md, "Thresholds")."""
+        for section in ("tasks", "safety"):
+            for task, entry in getattr(self.rules, section).items():
+                margin = entry.margin if entry.margin is not None else self.rules.defaults.margin
+                if entry.max_drift is not None and entry.max_drift < margin:
+                    self.add(doc, (section, task, "max_drift"), "MC325", f"max_drift "
+                             f"{entry.max_drift:g} of task {task!r} is below its margin "
+                             f"{margin:g}: one promotion the gate lets through could pass "
+                             "the cap; set max_drift to at least the margin (e.g. twice it)")
 
     def check_forbidden(self, doc: Document, contract: Document | None) -> None:
         if contract is None:

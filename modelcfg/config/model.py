@@ -375,6 +375,7 @@ class AgentRules:
     labels: tuple[str, ...]
     allowed_paths: tuple[str, ...]
     maintainer_labels: tuple[str, ...]
+    max_failed_attempts: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -429,6 +430,7 @@ class CapabilityThreshold:
     statistic: str
     margin: float | None = None
     alpha: float | None = None
+    max_drift: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -439,6 +441,7 @@ class SafetyThreshold:
     floor: float
     margin: float | None = None
     alpha: float | None = None
+    max_drift: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -457,7 +460,8 @@ class CostLimits:
 
 @dataclass(frozen=True, kw_only=True)
 class Sequential:
-    """The group-sequential design: how many looks, and the seed of the item order."""
+    """The group-sequential design: how many looks, and the seed mixed into each gate
+    run's derived item order (:mod:`modelcfg.gate.order`)."""
 
     looks: int
     seed: int
@@ -476,6 +480,7 @@ class TaskRule:
     require_gain: bool
     statistic: str
     floor: float | None = None  # safety only
+    max_drift: float | None = None  # the cap on drift since the lineage's anchor
     bootstrap_iters: int = BOOTSTRAP_ITERS
 
 
@@ -512,13 +517,13 @@ class Thresholds:
             return TaskRule(kind=SAFETY, metric=s.metric, margin=_given(s.margin, d.margin),
                             alpha=_given(s.alpha, d.safety_alpha), power=d.power,
                             higher_is_better=True, require_gain=False, statistic="mean",
-                            floor=s.floor)
+                            floor=s.floor, max_drift=s.max_drift)
         if task in self.tasks:
             c = self.tasks[task]
             return TaskRule(kind=CAPABILITY, metric=c.metric, margin=_given(c.margin, d.margin),
                             alpha=_given(c.alpha, d.alpha), power=d.power,
                             higher_is_better=c.higher_is_better, require_gain=c.require_gain,
-                            statistic=c.statistic)
+                            statistic=c.statistic, max_drift=c.max_drift)
         return None
 
     def to_dict(self) -> dict:

@@ -68,6 +68,8 @@ CODES: dict[str, str] = {
               "suite that runs a task the thresholds judge under safety:"),
     "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
               "(gate) no adapter of the base that the change removes"),
+    "MC325": ("a task's max_drift is below its margin (the drift cap would block what the "
+              "margin lets through)"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -130,6 +132,8 @@ CODES: dict[str, str] = {
               "file at its path or on the way): never followed"),
     "MC728": ("evidence judged for another config: its config_key is not the adapter's on the "
               "branch head"),
+    "MC729": ("a ledger attempt entry is malformed, or an attempt or anchor entry cannot be "
+              "made (gate.json unreadable, no promoted baseline to anchor at)"),
     # gate reasons
     "MC801": ("the config is invalid under the base commit's policy (the validation problems "
               "are listed)"),
@@ -163,6 +167,10 @@ CODES: dict[str, str] = {
               "neither"),
     "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
               "shallow clone cut inside the change, a missing object)"),
+    "MC828": ("an agent's adapter lineage reached agents.max_failed_attempts blocked attempts "
+              "since its last promotion, without a maintainer label"),
+    "MC829": ("a task drifted more than its max_drift from the lineage's anchor, or the drift "
+              "cannot be checked"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

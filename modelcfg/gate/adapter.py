@@ -4,7 +4,8 @@ hands on, or blocks the adapter with reasons and stops the chain (fail closed).
     tasks the base requires → valid config → runs every required task → cost estimate
     within thresholds → baseline (promoted, or the base model for a new adapter), checked
     against the base config and the whole eval set → train (cached) → candidate look by
-    look → measured cost → evidence for promotion
+    look → measured cost → the remaining items → drift cap since the lineage's anchor
+    (MC829) → evidence for promotion
 
 A renamed adapter (``cv.replaces``) is judged against the old adapter's baseline: its
 tasks, items and per-item scores, checked against the old adapter's config in the base.
@@ -26,6 +27,7 @@ from modelcfg.config.resolve import resolve_adapter
 from modelcfg.core.errors import UserError
 from modelcfg.evaluation.batches import Evaluator
 from modelcfg.gate import verdict
+from modelcfg.gate.drift import check_drift
 from modelcfg.gate.evidence import baseline_as_results, write_evidence
 from modelcfg.gate.looks import data_reasons, n_docs_of, run_looks
 from modelcfg.gate.verdict import ERROR, PASS, ConfigVerdict, Reason
@@ -70,8 +72,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     if manifest is None:
         return
     cand = Evaluator(_base_model(resolved, ctx), run_dir / "adapter", ctx.tasks_dir,
-                     ctx.out_dir / "runs" / cv.adapter / "candidate",
-                     ctx.thresholds.sequential.seed,
+                     ctx.out_dir / "runs" / cv.adapter / "candidate", ctx.order_seed,
                      {"base": resolved.model.name, "fingerprint": manifest["fingerprint"]},
                      ctx.emit)
     n_docs = {t: n_docs_of(base_results, t) for t in resolved.tasks}
@@ -79,6 +80,18 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
                                ctx)
     reasons += _measured_cost(cv, cand, manifest, n_docs, ctx)
     cv.block(reasons)
+    _after_pass(cv, cand, resolved, manifest, specs, n_docs, ctx)
+
+
+def _after_pass(cv: ConfigVerdict, cand: Evaluator, resolved: ResolvedAdapter,
+                manifest: dict, specs: dict, n_docs: dict, ctx) -> None:
+    """Once the statistics passed: every remaining item (the decision is not revisited),
+    the drift cap on those complete values (MC829), then the evidence for promotion."""
+    if cv.verdict != PASS:
+        return
+    if ctx.settings.complete_evidence:
+        cand.evaluate_to(n_docs)
+    cv.block(check_drift(cv, cand, specs, ctx))
     if cv.verdict == PASS:
         write_evidence(cv, cand, resolved, manifest, ctx.head, n_docs, ctx.out_dir,
                        complete=ctx.settings.complete_evidence)
@@ -185,7 +198,7 @@ def _baseline_results(cv: ConfigVerdict, resolved: ResolvedAdapter, baseline: di
     ctx.emit({"event": "baseline_eval", "adapter": cv.adapter})
     ev = Evaluator(_base_model(resolved, ctx), None, ctx.tasks_dir,
                    ctx.out_dir / "runs" / cv.adapter / "base-model",
-                   ctx.thresholds.sequential.seed, {"base": resolved.model.name}, ctx.emit)
+                   ctx.order_seed, {"base": resolved.model.name}, ctx.emit)
     ev.evaluate_to({t: ALL_ITEMS for t in resolved.tasks})
     cv.baseline = {"source": "base model", "model": resolved.model.name}
     return ev.results
@@ -227,7 +240,7 @@ def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
     """The looks, then (if nothing blocked) the Holm-corrected gain claims."""
     sequential = ctx.thresholds.sequential
     outcomes, reasons = run_looks(cv.adapter, cand, tasks, specs, base_results, n_docs,
-                                  sequential.looks, sequential.seed, facts)
+                                  sequential.looks, ctx.order_seed, facts)
     for t in tasks:
         outcomes.setdefault(t, {"kind": specs[t].kind, "metric": specs[t].metric,
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),

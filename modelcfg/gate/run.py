@@ -13,6 +13,12 @@ Per changed adapter (:mod:`modelcfg.gate.adapter`): validation → pre-launch co
 → training (cached by fingerprint) → evaluation look by look → cost and safety → verdict.
 Outputs ``gate.json``, ``report.md``, a metric-history PNG and, for passing adapters, the
 evidence that ``modelcfg promote`` turns into the next baseline.
+
+No free retries (docs/gate.md): the item order is derived per run from the base commit, the
+pull request and an optional secret (:mod:`modelcfg.gate.order`); an agent's lineage with
+``agents.max_failed_attempts`` blocked attempts in the base ledger is refused (MC828,
+:mod:`modelcfg.gate.attempts`); a task's ``max_drift`` caps the drift since the lineage's
+anchor (MC829, :mod:`modelcfg.gate.drift`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
 from modelcfg.gate.agents import agent_path_reasons, authorship
+from modelcfg.gate.attempts import attempt_rules
 from modelcfg.gate.lineage import lineage_rules
+from modelcfg.gate.order import order_record, order_seed, pr_identity
 from modelcfg.gate.trust import base_reasons, head_reasons
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
@@ -44,6 +52,9 @@ class GateSettings:
     pr_author: str | None = None
     labels: list[str] = field(default_factory=list)
     complete_evidence: bool = True
+    pr: str | None = None  # the pull request's id (the workflow passes its number)
+    # Keys the item order's derivation; never recorded, logged or shown (repr=False).
+    order_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -62,6 +73,17 @@ class Judging:
     out_dir: Path
     settings: GateSettings
     emit: object
+    order_seed: int = 0  # the derived seed of this run's item order
+    entries: list[dict] | None = None  # the base ledger, read when first needed
+
+    def ledger(self) -> list[dict]:
+        """The base commit's ledger entries (the chain verified: MC716 otherwise), read
+        once, when the attempt limit or a drift cap first needs them."""
+        if self.entries is None:
+            from modelcfg.audit.ledger import read_entries
+
+            self.entries = read_entries(self.base_ws.tree)
+        return self.entries
 
     @property
     def tasks_dir(self) -> Path:
@@ -116,8 +138,8 @@ def refused(repo: Path, out_dir: Path, err: UserError) -> dict:
 
 def _new_report() -> dict:
     return {"format": GATE_FORMAT, "base": None, "head": None, "merge_base": None,
-            "verdict": PASS, "reasons": [], "configs": [], "diff": None, "agent": [],
-            "notes": []}
+            "pr": None, "order": None, "verdict": PASS, "reasons": [], "configs": [],
+            "diff": None, "agent": [], "attempts": {}, "notes": []}
 
 
 def _refuse(report: dict, message: str) -> None:
@@ -189,11 +211,25 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
         report["reasons"] += [r.to_dict() for r in refusals]
         return
     _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
-    refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
-    problems += base_replaces_problems(base_ws, ws, changes.renames())  # MC322
     ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
-                  settings, emit)
+                  settings, emit, order_seed=_order(report, base_sha, head_sha, thresholds,
+                                                    settings))
+    refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
+    for name, why in attempt_rules(report, changes, base_ws, ctx.ledger,
+                                   settings.labels).items():  # MC828
+        refused.setdefault(name, []).extend(why)
+    problems += base_replaces_problems(base_ws, ws, changes.renames())  # MC322
     _judge_adapters(changes, ctx, report, refused)
+
+
+def _order(report: dict, base_sha: str, head_sha: str, thresholds: Thresholds,
+           settings: GateSettings) -> int:
+    """This run's item-order seed; gate.json records its inputs, never the secret."""
+    pr = report["pr"] = pr_identity(settings.pr, head_sha)
+    secret = settings.order_secret
+    seed = order_seed(base_sha, pr, thresholds.sequential.seed, secret)
+    report["order"] = order_record(base_sha, pr, thresholds.sequential.seed, secret, seed)
+    return seed
 
 
 def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict,

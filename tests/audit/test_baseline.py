@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from audit_helpers import write_baseline
+from audit_helpers import FP, make_baseline, make_manifest, make_results, write_baseline
 from repo_helpers import commit_all, make_repo
 
 from modelcfg.audit.baseline import (
@@ -18,44 +18,6 @@ from modelcfg.audit.baseline import (
 )
 from modelcfg.config.trees import FsTree, GitTree
 from modelcfg.core.errors import UserError
-
-FP = "ab" * 32
-
-
-def make_results(scores: dict[str, list[float]] | None = None, *, harness="0.4.9",
-                 version=1.0, fingerprint=FP) -> dict:
-    """A results file in modelcfg.evaluation.harness's format, for tasks of binary scores."""
-    scores = scores or {"arith_gen": [1, 0, 1, 1], "safety_refusal": [1, 1, 0, 1]}
-    tasks = {}
-    for name, values in scores.items():
-        metric = "exact_match" if name == "arith_gen" else "refusal_rate"
-        samples = {str(i): {"doc_hash": hashlib.sha256(f"{name}{i}".encode()).hexdigest(),
-                            "scores": {metric: float(v)}} for i, v in enumerate(values)}
-        mean = sum(values) / len(values)
-        tasks[name] = {"source": "local", "version": version, "config_hash": f"sha256:{name}",
-                       "n_docs": len(values),
-                       "metrics": {metric: {"value": mean, "stderr": 0.25, "n": len(values),
-                                            "higher_is_better": True}},
-                       "samples": samples}
-    return {"format": "modelcfg-eval-results/1", "created": "2025-01-01T00:00:00+00:00",
-            "modelcfg_version": "0.1.0", "lm_eval_version": harness,
-            "model": {"base": "tiny", "adapter": "adapter", "fingerprint": fingerprint},
-            "selection": {"order_seed": 7, "batches": [[0, None]]}, "tasks": tasks,
-            "timing": {"wall_seconds": 3.0, "generation_seconds": 1.0, "generated_tokens": 50,
-                       "tokens_per_second": 50.0}}
-
-
-def make_manifest(adapter="a", fingerprint=FP) -> dict:
-    return {"fingerprint": fingerprint, "adapter": adapter, "status": "complete",
-            "cost": {"gpu_hours": 0.001, "train_tokens": 1234, "wall_seconds": 12.5,
-                     "train_seconds": 10.0, "parameters": 100000, "device": "cpu",
-                     "flops": 1.0}}
-
-
-def make_baseline(adapter="a", commit="c0ffee", **kw) -> dict:
-    return build_baseline(make_results(**kw), make_manifest(adapter, kw.get("fingerprint", FP)),
-                          adapter=adapter, config_path=f"configs/adapters/{adapter}.yaml",
-                          commit=commit, created="2025-01-02T00:00:00+00:00")
 
 
 def test_build_shape():

@@ -197,7 +197,7 @@ def test_contract_sections_left_out_are_empty_and_caps_defaulted():
                                        "datasets": {"allow": ["path:**"]}})
     assert contract.models.allow == ("builtin:*",)
     assert contract.agents == AgentRules(authors=(), trailers=(), labels=(), allowed_paths=(),
-                                         maintainer_labels=())
+                                         maintainer_labels=(), max_failed_attempts=3)
     assert contract.protected_paths == () and contract.forbidden_fields == ()
     assert contract.required_suites == ()
     assert contract.trust_remote_code.allow == ()

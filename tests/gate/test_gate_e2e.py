@@ -108,7 +108,11 @@ def test_a_real_improvement_passes_and_is_promoted(scenario):
     git(scenario.repo, "merge", "-q", "--ff-only", head)
     git(scenario.repo, "push", "-q", "origin", "main")
     evidence = json.loads((out / cfg["evidence"]).read_text())
+    # The looks followed this run's derived order (base, pull request), not a fixed seed.
+    assert evidence["selection"]["order_seed"] == report["order"]["seed"]
+    assert report["order"]["pr"] == f"commit:{git(scenario.repo, 'rev-parse', head)}"
     summary = evidence.pop("gate")["tasks"]
+    scenario.evidence = evidence
     result = promote(scenario.repo, adapter="tiny-arith", evidence=evidence,
                      actor={"merged_by": "maintainer"}, eval_summary=summary)
     git(scenario.repo, "pull", "-q", "--ff-only", "origin", "main")
@@ -283,3 +287,44 @@ def test_cli_exit_codes_and_audit(scenario):
     tampered = run("audit", "verify", "--no-history")
     assert tampered.returncode == 1 and "evals/ledger.jsonl:1:" in tampered.stdout
     git(scenario.repo, "checkout", "--", "evals/ledger.jsonl")
+
+
+def test_a_drift_cap_stops_creep_that_each_step_would_let_through(scenario):
+    """The base caps arith_gen's drift at 0.1 from the anchor. The anchor is a (fabricated)
+    perfect baseline, re-anchored by a maintainer; the real baseline promoted after it is
+    far below. A candidate equal to the current baseline passes every statistical test, but
+    the gate still blocks it (MC829) until a maintainer re-anchors at the current baseline."""
+    from modelcfg.audit.anchor import reanchor
+
+    repo = scenario.repo
+    git(repo, "checkout", "-q", "-f", "main")
+    thresholds = repo / "evals/thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace(
+        "metric: exact_match\n", "metric: exact_match\n    max_drift: 0.1\n", 1))
+    commit_all(repo, "maintainer caps the drift of arith_gen")
+    git(repo, "push", "-q", "origin", "main")
+    real = scenario.evidence
+    perfect = json.loads(json.dumps(real))
+    gen = perfect["tasks"]["arith_gen"]
+    for item in gen["samples"]["exact_match"].values():
+        item[1] = 1.0
+    gen["metrics"]["exact_match"]["value"] = 1.0
+    actor = {"merged_by": "maintainer"}
+    promote(repo, adapter="tiny-arith", evidence=perfect, actor=actor)
+    reanchor(repo, adapter="tiny-arith", actor="maintainer")
+    promote(repo, adapter="tiny-arith", evidence=real, actor=actor)
+    head = scenario.branch("agent/reeval-drift", _reevaluate)
+    before = scenario.run_dirs()
+    report = scenario.gate(head)
+    assert codes(report) == {"MC829"}, codes(report)
+    (cfg,) = report["configs"]
+    drift = cfg["tasks"]["arith_gen"]["drift"]
+    value = real["tasks"]["arith_gen"]["metrics"]["exact_match"]["value"]
+    assert drift["anchor"] == 1.0 and drift["candidate"] == value
+    assert drift["drift"] == pytest.approx(1.0 - value) and drift["max_drift"] == 0.1
+    assert cfg["evidence"] is None and scenario.run_dirs() == before  # cached, not trained
+    reanchor(repo, adapter="tiny-arith", actor="maintainer")
+    again = scenario.gate(head)
+    assert again["verdict"] == "pass", codes(again)
+    assert again["configs"][0]["tasks"]["arith_gen"]["drift"]["drift"] == pytest.approx(0.0)
+    assert verify(FsTree(repo)) == []
