@@ -15,6 +15,9 @@ CODES: dict[str, str] = {
     "MC004": "unknown kind for modelcfg schema",
     "MC005": "a command needs an optional install (modelcfg[train], modelcfg[eval])",
     "MC006": "--labels-json is not a JSON list of strings",
+    "MC007": ("modelcfg compare: a file is not a readable results or baseline file, the "
+              "--thresholds file is not a valid Thresholds document, or the two files have no "
+              "task in common"),
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",
@@ -68,6 +71,11 @@ CODES: dict[str, str] = {
               "suite that runs a task the thresholds judge under safety:"),
     "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
               "(gate) no adapter of the base that the change removes"),
+    "MC323": ("a thresholds entry's higher_is_better contradicts the direction the task's "
+              "metric_list records"),
+    "MC324": ("(warning) a task too small for its thresholds: no planned power to show "
+              "non-inferiority at its margin when the candidate equals its baseline, or a "
+              "safety task a perfect candidate cannot pass the exact floor with"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -163,6 +171,8 @@ CODES: dict[str, str] = {
               "neither"),
     "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
               "shallow clone cut inside the change, a missing object)"),
+    "MC826": ("which way is better cannot be settled for a judged metric: the thresholds "
+              "contradict lm-eval's record, baseline and candidate disagree, or neither says"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),
