@@ -25,8 +25,8 @@ def read_json(path: Path, which: str) -> dict:
     try:
         doc = strict_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise UserError("MC007", f"cannot read the {which} file: {err}; pass a results "
-                        "file written by `modelcfg eval` or a baseline file", path=str(path),
+        raise UserError("MC007", f"cannot read the {which} file {path}: {err}; pass a "
+                        "results file written by `modelcfg eval` or a baseline file",
                         exit_code=2) from err
     return as_results(doc, f"the {which} file {path}")
 
