@@ -64,16 +64,19 @@ def validate(
 ) -> None:
     """Check configs: YAML safety, schema, cross-file references, data pins, policy, cost.
 
-    Exit 0 when valid, 1 when any problem was found, 2 on usage errors.
+    Exit 0 when valid (warnings alone leave it valid), 1 when any error was found, 2 on
+    usage errors.
     """
     from modelcfg.cli.render import RENDERERS
     from modelcfg.config.validate import validate as run
 
-    problems = run(_root(root), paths or [])
+    problems = run(_root(root), paths or [], warnings=True)
+    errors = sum(1 for p in problems if p.is_error)
     sys.stdout.write(RENDERERS[fmt.value](problems))
-    if fmt is Format.text and not problems:
-        typer.echo("ok: no problems found", err=True)
-    raise typer.Exit(1 if problems else 0)
+    if fmt is Format.text and not errors:
+        typer.echo("ok: no problems found" if not problems else
+                   f"ok: no errors ({len(problems)} warning(s))", err=True)
+    raise typer.Exit(1 if errors else 0)
 
 
 @app.command()
@@ -273,6 +276,29 @@ def _order_secret() -> Optional[str]:
     from modelcfg.gate.order import SECRET_ENV
 
     return os.environ.get(SECRET_ENV) or None
+@app.command()
+def compare(
+    baseline: Path = typer.Argument(..., help="Baseline: a results file (`modelcfg eval`) or "
+                                    "a baseline file (evals/baselines/<adapter>.json)."),
+    candidate: Path = typer.Argument(..., help="Candidate: a results or baseline file."),
+    thresholds: Optional[Path] = typer.Option(None, "--thresholds", help="Thresholds file "
+                                              "(default: evals/thresholds.yaml of the "
+                                              "repository you are in, else the schema's "
+                                              "defaults with every common task judged as "
+                                              "capability)."),
+    as_json: bool = typer.Option(False, "--json", help="The per-task decisions as JSON."),
+) -> None:
+    """Judge CANDIDATE against BASELINE task by task with the gate's rules, on all items
+    paired by doc_id. Exit 0 pass, 1 block, 2 error (unusable or incompatible files)."""
+    from modelcfg.cli.render import render_comparison
+    from modelcfg.gate.compare import compare as judge
+    from modelcfg.gate.compare_inputs import read_json, thresholds_for
+
+    base, cand = read_json(baseline, "baseline"), read_json(candidate, "candidate")
+    rules, source = thresholds_for(thresholds, Path.cwd(), base, cand)
+    result = judge(base, cand, rules, source).to_dict()
+    sys.stdout.write(render_comparison(result, as_json))
+    raise typer.Exit({"pass": 0, "block": 1}.get(result["verdict"], 2))
 
 
 def _json_labels(text: Optional[str]) -> list[str]:

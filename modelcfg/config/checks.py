@@ -16,7 +16,8 @@ from modelcfg.config.coverage import coverage_problems, unknown_required_suites
 from modelcfg.config.lineage import replaces_problems
 from modelcfg.config.model import Adapter, Caps, Contract, Thresholds
 from modelcfg.config.schema import suggest
-from modelcfg.config.tasks import task_data
+from modelcfg.config.tasks import task_config, task_data
+from modelcfg.config.threshold_checks import direction_problems, size_problems
 from modelcfg.config.trees import PathProblem
 from modelcfg.config.workspace import Document, Workspace
 from modelcfg.core import globs
@@ -29,14 +30,16 @@ MIN_ALPHA_RATIO = 1 / 16
 
 
 class Checker:
-    def __init__(self, ws: Workspace, focus=None):
+    def __init__(self, ws: Workspace, focus=None, warnings: bool = False):
         self.ws = ws
+        self.warnings = warnings  # also the advice that costs a computation (MC324)
         # With a focus (paths the user asked about), per-document checks run only for the
         # documents whose problems could be reported: cheap single-file validation.
         self.focus = focus
         self.problems: list[Problem] = []
         self._datasets: dict[str, tuple[str, int] | None] = {}
         self._tasks: dict[str, tuple[list[str], int] | None] = {}
+        self._task_configs: dict[str, dict | None] = {}
         self.policy: Contract | None = None  # the valid contract, typed (set by run)
         self.rules: Thresholds | None = None  # the valid thresholds, typed (set by run)
 
@@ -337,13 +340,26 @@ class Checker:
             self.add(doc, where, "MC307", f"eval task {task!r} not found in evals/tasks/"
                      f"{suggest(task, known)}")
             return
-        if task not in self._tasks:
-            self._tasks[task] = task_data(self.ws.tree, task)
-        data = self._tasks[task]
+        data = self.task_items(task)
         if data is not None and data[1] == 0:
             self.add(doc, where, "MC320", f"eval task {task!r} has no items: "
                      f"{', '.join(data[0])} {'is' if len(data[0]) == 1 else 'are'} empty; "
                      "add items or remove the task from the suite")
+
+    def task_config(self, task: str) -> dict | None:
+        """A local task's YAML config (read once), or None."""
+        if task not in self._task_configs:
+            known = not task.startswith("lm-eval:")
+            self._task_configs[task] = task_config(self.ws.tree, task) if known else None
+        return self._task_configs[task]
+
+    def task_items(self, task: str) -> tuple[list[str], int] | None:
+        """A local task's data files and item count (counted once), or None."""
+        if task not in self._tasks:
+            config = self.task_config(task)
+            self._tasks[task] = None if config is None else task_data(self.ws.tree, task,
+                                                                      config)
+        return self._tasks[task]
 
     def check_thresholds(self, doc: Document) -> None:
         suite_tasks = {t for s in self.ws.suites.values() if isinstance(s.data.get("tasks"), list)
@@ -354,6 +370,9 @@ class Checker:
                     self.add(doc, (section, task), "MC307", f"threshold for task {task!r}, "
                              "which no eval suite runs"
                              f"{suggest(task, suite_tasks)}")
+        self.problems += direction_problems(doc, self.task_config)
+        if self.warnings and self.rules is not None:
+            self.problems += size_problems(doc, self.rules, self.items, self.task_config)
         self.check_drift_caps(doc)
 
     def check_drift_caps(self, doc: Document) -> None:
@@ -368,6 +387,10 @@ class Checker:
                              f"{entry.max_drift:g} of task {task!r} is below its margin "
                              f"{margin:g}: one promotion the gate lets through could pass "
                              "the cap; set max_drift to at least the margin (e.g. twice it)")
+
+    def items(self, task: str) -> int | None:
+        data = self.task_items(task)
+        return None if data is None else data[1]
 
     def check_forbidden(self, doc: Document, contract: Document | None) -> None:
         if contract is None:
@@ -411,6 +434,7 @@ def local_tasks(ws: Workspace) -> list[str]:
         return []
 
 
-def check_workspace(ws: Workspace, focus=None) -> list[Problem]:
-    """Every cross-file problem; with ``focus(path) -> bool``, only those it can select."""
-    return Checker(ws, focus).run()
+def check_workspace(ws: Workspace, focus=None, warnings: bool = False) -> list[Problem]:
+    """Every cross-file problem; with ``focus(path) -> bool``, only those it can select.
+    ``warnings`` adds the advice that costs a computation (`modelcfg validate` only)."""
+    return Checker(ws, focus, warnings).run()

@@ -421,13 +421,24 @@ class ThresholdDefaults:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Planning:
+    """What ``validate``'s power check (MC324) assumes of a capability task: the baseline's
+    rate and the correlation of the two models' per-item scores."""
+
+    rate: float
+    correlation: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class CapabilityThreshold:
-    """One ``tasks:`` entry: paired non-inferiority."""
+    """One ``tasks:`` entry: paired non-inferiority. ``higher_is_better`` is only a
+    cross-check of lm-eval's direction (None: not written)."""
 
     metric: str
-    higher_is_better: bool
     require_gain: bool
     statistic: str
+    planning: Planning
+    higher_is_better: bool | None = None
     margin: float | None = None
     alpha: float | None = None
     max_drift: float | None = None
@@ -439,6 +450,7 @@ class SafetyThreshold:
 
     metric: str
     floor: float
+    higher_is_better: bool | None = None
     margin: float | None = None
     alpha: float | None = None
     max_drift: float | None = None
@@ -469,14 +481,17 @@ class Sequential:
 
 @dataclass(frozen=True, kw_only=True)
 class TaskRule:
-    """How one eval task is judged, with the thresholds' ``defaults`` applied."""
+    """How one eval task is judged, with the thresholds' ``defaults`` applied.
+
+    ``higher_is_better`` is what the thresholds wrote (None: nothing); the gate sets it to
+    the direction lm-eval recorded (:mod:`modelcfg.gate.direction`) before judging."""
 
     kind: str  # CAPABILITY or SAFETY
     metric: str
     margin: float
     alpha: float
     power: float
-    higher_is_better: bool
+    higher_is_better: bool | None
     require_gain: bool
     statistic: str
     floor: float | None = None  # safety only
@@ -502,22 +517,23 @@ class Thresholds:
         data = with_defaults("Thresholds", doc)
         return _build(
             cls, data, defaults=_build(ThresholdDefaults, data["defaults"]),
-            tasks={t: _build(CapabilityThreshold, e) for t, e in data["tasks"].items()},
+            tasks={t: _build(CapabilityThreshold, e, planning=_build(Planning, e["planning"]))
+                   for t, e in data["tasks"].items()},
             safety={t: _build(SafetyThreshold, e) for t, e in data["safety"].items()},
             cost=_build(CostLimits, data["cost"]),
             sequential=_build(Sequential, data["sequential"]), data=data)
 
     def rule(self, task: str) -> TaskRule | None:
         """How ``task`` is judged (a safety entry wins over a capability one), or None when
-        the thresholds do not name it. Safety rates are judged higher-is-better by the
-        paired test, never for a gain."""
+        the thresholds do not name it. Safety rates are never judged for a gain; a harm rate
+        may be lower-is-better (its floor then caps the rate)."""
         d = self.defaults
         if task in self.safety:
             s = self.safety[task]
             return TaskRule(kind=SAFETY, metric=s.metric, margin=_given(s.margin, d.margin),
                             alpha=_given(s.alpha, d.safety_alpha), power=d.power,
-                            higher_is_better=True, require_gain=False, statistic="mean",
-                            floor=s.floor, max_drift=s.max_drift)
+                            higher_is_better=s.higher_is_better, require_gain=False,
+                            statistic="mean", floor=s.floor, max_drift=s.max_drift)
         if task in self.tasks:
             c = self.tasks[task]
             return TaskRule(kind=CAPABILITY, metric=c.metric, margin=_given(c.margin, d.margin),

@@ -3,8 +3,9 @@ the data files it names and how many items they hold. Enough for ``validate`` to
 task with no items (MC320) before the gate or ``modelcfg eval`` would try to judge on it.
 
 Task YAML is lm-eval's format (``!function`` tags, ``include:``), not a modelcfg document:
-it is read leniently here (tags become null) and only ``task``, ``include``, ``test_split``
-and ``dataset_kwargs.data_files`` are looked at. Data files are named relative to
+it is read leniently here (tags become null) and only ``task``, ``include``, ``test_split``,
+``dataset_kwargs.data_files`` and ``metric_list`` (each metric's ``higher_is_better``, which
+``validate`` cross-checks with the thresholds) are looked at. Data files are named relative to
 ``evals/tasks/``, the convention of ``evals/tasks/utils.py``'s loader. Whatever cannot be told
 without lm-eval (no data files named, a file that is not there) is left to lm-eval.
 """
@@ -12,6 +13,7 @@ without lm-eval (no data files named, a file that is not there) is left to lm-ev
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 
 import yaml
 
@@ -66,10 +68,9 @@ def _data_files(config: dict) -> list[str]:
     return [f for f in named if isinstance(f, str)]
 
 
-def task_data(tree, task: str) -> tuple[list[str], int] | None:
-    """``(data files, items)`` of local task ``task`` (items: non-blank lines), or None when
-    that cannot be told here: no YAML in ``evals/tasks/<task>/`` with ``task: <task>``, no
-    ``data_files`` named, or a named file that is not in the tree."""
+def task_config(tree, task: str) -> dict | None:
+    """The YAML config of local task ``task`` (its includes merged in), or None when no YAML
+    in ``evals/tasks/<task>/`` says ``task: <task>``."""
     folder = f"{TASKS_DIR}/{task}"
     try:
         names = tree.list_dir(folder)
@@ -80,8 +81,29 @@ def task_data(tree, task: str) -> tuple[list[str], int] | None:
             continue
         config = _config(tree, f"{folder}/{name}")
         if config.get("task") == task:
-            return _count(tree, _data_files(config))
+            return config
     return None
+
+
+def task_data(tree, task: str, config: dict | None = None) -> tuple[list[str], int] | None:
+    """``(data files, items)`` of local task ``task`` (items: non-blank lines), or None when
+    that cannot be told here: no YAML in ``evals/tasks/<task>/`` with ``task: <task>``, no
+    ``data_files`` named, or a named file that is not in the tree. ``config``: the task's
+    :func:`task_config` when the caller has it."""
+    config = task_config(tree, task) if config is None else config
+    return None if config is None else _count(tree, _data_files(config))
+
+
+def metric_directions(config: dict) -> dict[str, bool | None]:
+    """``higher_is_better`` of each metric in a task config's ``metric_list`` (None where
+    the entry does not say; lm-eval then applies its own registry's default)."""
+    found: dict[str, bool | None] = {}
+    entries = config.get("metric_list")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("metric"), str):
+            value = entry.get("higher_is_better")
+            found[entry["metric"]] = value if isinstance(value, bool) else None
+    return found
 
 
 def _count(tree, files: list[str]) -> tuple[list[str], int] | None:
@@ -99,3 +121,15 @@ def _count(tree, files: list[str]) -> tuple[list[str], int] | None:
         paths.append(rel)
         items += sum(1 for line in data.splitlines() if line.strip())
     return paths, items
+
+
+def recorded_direction(directions: Mapping[str, bool | None], metric: str) -> bool | None:
+    """The direction recorded for ``metric`` (``exact_match`` or ``exact_match,filter``):
+    the entry of that exact name, else those of the same name before the filter; None when
+    none says, or they disagree. ``directions``: metric name -> higher_is_better, from a
+    task YAML (:func:`metric_directions`) or a results file's ``metrics``."""
+    if isinstance(directions.get(metric), bool):
+        return directions[metric]
+    base = metric.split(",")[0]
+    said = {v for k, v in directions.items() if k.split(",")[0] == base and isinstance(v, bool)}
+    return said.pop() if len(said) == 1 else None

@@ -31,8 +31,11 @@ def _selected(root: Path, paths: list[Path]) -> tuple[list[str], list[str]]:
     return files, prefixes
 
 
-def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
+def validate(root: Path, paths: list[Path] = (), warnings: bool = False) -> list[Problem]:
     """Problems in the whole repository, or only those reported in ``paths``.
+
+    With ``warnings`` the advice that costs a computation is added too (MC324: a task too
+    small for its margin); only `modelcfg validate` asks for it, never the gate.
 
     Cross-file checks always see the whole repository (an adapter is checked against its
     base model even when only the adapter is named), but only problems located in the
@@ -48,7 +51,7 @@ def validate(root: Path, paths: list[Path] = ()) -> list[Problem]:
     # lm-eval's own task files (evals/tasks/) are not modelcfg documents, even when named.
     extra = [f for f in files if f.endswith(YAML_SUFFIXES) and not f.startswith(NOT_DOCS)]
     ws = load_workspace(FsTree(root), extra, focus if only_yaml else None)
-    problems = ws.problems + check_workspace(ws, focus)
+    problems = ws.problems + check_workspace(ws, focus, warnings)
     if focus is not None:
         # A dataset's problems are reported where they are fixed: the adapter pinning it.
         users = {doc.path for doc in ws.documents if doc.kind == "Adapter" and doc.valid

@@ -15,6 +15,9 @@ CODES: dict[str, str] = {
     "MC004": "unknown kind for modelcfg schema",
     "MC005": "a command needs an optional install (modelcfg[train], modelcfg[eval])",
     "MC006": "--labels-json is not a JSON list of strings",
+    "MC007": ("modelcfg compare: a file is not a readable results or baseline file, the "
+              "--thresholds file is not a valid Thresholds document, or the two files have no "
+              "task in common"),
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",
@@ -70,6 +73,11 @@ CODES: dict[str, str] = {
               "(gate) no adapter of the base that the change removes"),
     "MC325": ("a task's max_drift is below its margin (the drift cap would block what the "
               "margin lets through)"),
+    "MC323": ("a thresholds entry's higher_is_better contradicts the direction the task's "
+              "metric_list records"),
+    "MC324": ("(warning) a task too small for its thresholds: no planned power to show "
+              "non-inferiority at its margin when the candidate equals its baseline, or a "
+              "safety task a perfect candidate cannot pass the exact floor with"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -171,6 +179,8 @@ CODES: dict[str, str] = {
               "since its last promotion, without a maintainer label"),
     "MC829": ("a task drifted more than its max_drift from the lineage's anchor, or the drift "
               "cannot be checked"),
+    "MC826": ("which way is better cannot be settled for a judged metric: the thresholds "
+              "contradict lm-eval's record, baseline and candidate disagree, or neither says"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -10,17 +10,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+ERROR, WARNING = "error", "warning"
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
+    """One finding at ``path:line:col``. A ``warning`` is advice (e.g. a task too small for
+    its margin): it is reported, but it does not make a repository invalid."""
+
     path: str
     line: int
     col: int
     code: str
     message: str
+    severity: str = ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity != WARNING
 
     def render(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        label = "warning: " if self.severity == WARNING else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {label}{self.message}"
 
     def to_dict(self) -> dict:
         return asdict(self)

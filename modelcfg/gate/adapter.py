@@ -26,7 +26,7 @@ from modelcfg.config.model import ResolvedAdapter, config_key
 from modelcfg.config.resolve import resolve_adapter
 from modelcfg.core.errors import UserError
 from modelcfg.evaluation.batches import Evaluator
-from modelcfg.gate import verdict
+from modelcfg.gate import direction, verdict
 from modelcfg.gate.drift import check_drift
 from modelcfg.gate.evidence import baseline_as_results, write_evidence
 from modelcfg.gate.looks import data_reasons, n_docs_of, run_looks
@@ -60,6 +60,10 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
         return
     base_results = _baseline_results(cv, resolved, promoted, ctx)
     if base_results is None:
+        return
+    specs, wrong_way = direction.resolve(specs, base_results, config=cv.adapter)  # MC826
+    if wrong_way:
+        cv.block(wrong_way)
         return
     from modelcfg.evaluation.harness import task_facts
 
@@ -245,6 +249,8 @@ def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
         outcomes.setdefault(t, {"kind": specs[t].kind, "metric": specs[t].metric,
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),
                                 "items_available": n_docs[t]})
+    if not reasons:
+        reasons += direction.disagreements(specs, cand.results or {}, cv.adapter)
     if not reasons:
         reasons += [Reason(r.code, r.message, config=cv.adapter, task=r.task,
                            threshold=r.threshold)

@@ -21,7 +21,8 @@ def modelcfg(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_every_committed_config_is_valid():
     proc = modelcfg(ROOT, "validate")
-    assert proc.stdout == ""
+    # Warnings (MC324: a task too small for its margin) leave the repository valid.
+    assert [line for line in proc.stdout.splitlines() if ": MC324 warning: " not in line] == []
     assert proc.returncode == 0, proc.stdout
 
 
@@ -50,7 +51,7 @@ def test_json_and_github_formats_render_the_same_problems(tmp_path):
     assert as_json["problems"] == [{
         "path": "configs/models/tiny.yaml", "line": 7, "col": 8, "code": "MC205",
         "message": "dtype: 'float64' is not one of 'float32', 'float16', 'bfloat16' "
-                   "(did you mean 'float16'?)"}]
+                   "(did you mean 'float16'?)", "severity": "error"}]
     github = modelcfg(repo, "validate", "--format", "github")
     assert github.returncode == 1
     assert github.stdout == ("::error file=configs/models/tiny.yaml,line=7,col=8,title=MC205::"

@@ -25,6 +25,7 @@ from modelcfg.config.model import (
     LoraSpec,
     Model,
     PathSource,
+    Planning,
     Quantization,
     ResolvedAdapter,
     SafetyThreshold,
@@ -228,11 +229,12 @@ def test_thresholds_rule_applies_the_defaults():
     t = Thresholds.from_document(THRESHOLDS)
     assert t.defaults == ThresholdDefaults(margin=0.05, alpha=0.1, safety_alpha=0.01,
                                            power=0.8)  # the last two from the schema
+    # No direction unless the thresholds write one: lm-eval's record decides (gate/direction)
     assert t.rule("mc") == TaskRule(kind="capability", metric="acc", margin=0.0, alpha=0.2,
-                                    power=0.8, higher_is_better=True, require_gain=True,
+                                    power=0.8, higher_is_better=None, require_gain=True,
                                     statistic="bootstrap")
     assert t.rule("refuse") == TaskRule(kind="safety", metric="refusal_rate", margin=0.05,
-                                        alpha=0.01, power=0.8, higher_is_better=True,
+                                        alpha=0.01, power=0.8, higher_is_better=None,
                                         require_gain=False, statistic="mean", floor=0.8)
     # a task under both tasks: and safety: is judged as safety
     assert t.rule("gen").kind == "safety" and t.rule("gen").alpha == 0.001
@@ -242,12 +244,13 @@ def test_thresholds_rule_applies_the_defaults():
 def test_thresholds_sections_left_out_come_from_the_schema():
     t = Thresholds.from_document({**V1, "kind": "Thresholds", "name": "t",
                                   "tasks": {"gen": {"metric": "em"}}})
-    assert t.tasks["gen"] == CapabilityThreshold(metric="em", higher_is_better=True,
-                                                 require_gain=False, statistic="mean")
+    assert t.tasks["gen"] == CapabilityThreshold(
+        metric="em", require_gain=False, statistic="mean",
+        planning=Planning(rate=0.5, correlation=0.7))  # the planning assumption's defaults
     assert t.safety == {} and t.cost == CostLimits() and t.cost.limits() == {}
     assert t.sequential == Sequential(looks=5, seed=0)
     assert t.rule("gen") == TaskRule(kind="capability", metric="em", margin=0.02, alpha=0.05,
-                                     power=0.8, higher_is_better=True, require_gain=False,
+                                     power=0.8, higher_is_better=None, require_gain=False,
                                      statistic="mean")
     assert SafetyThreshold(metric="m", floor=0.5).margin is None
 
