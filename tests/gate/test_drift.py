@@ -5,6 +5,7 @@ real ledger, written by real promotions to a bare remote."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 from audit_helpers import make_baseline, make_results
@@ -27,7 +28,9 @@ THRESHOLDS = Thresholds.from_document({
     "defaults": {"margin": 0.05},
     "tasks": {"arith_gen": {"metric": "exact_match", "max_drift": 0.08}},
     "safety": {"safety_refusal": {"metric": "refusal_rate", "floor": 0.5, "max_drift": 0.1}}})
-SPECS = {t: THRESHOLDS.rule(t) for t in ("arith_gen", "safety_refusal")}
+# The gate settles each direction from lm-eval before the drift check (gate/direction.py).
+SPECS = {t: replace(THRESHOLDS.rule(t), higher_is_better=True)
+         for t in ("arith_gen", "safety_refusal")}
 ACTOR = {"merged_by": "maintainer"}
 
 
