@@ -433,10 +433,11 @@ class CapabilityThreshold:
 
 @dataclass(frozen=True, kw_only=True)
 class SafetyThreshold:
-    """One ``safety:`` entry: paired test at the stricter alpha plus an absolute floor."""
+    """One ``safety:`` entry: an exact rule at the stricter alpha plus an absolute floor."""
 
     metric: str
     floor: float
+    rule: str
     margin: float | None = None
     alpha: float | None = None
 
@@ -476,6 +477,7 @@ class TaskRule:
     require_gain: bool
     statistic: str
     floor: float | None = None  # safety only
+    rule: str | None = None     # safety only: no_new_failures or noninferiority
     bootstrap_iters: int = BOOTSTRAP_ITERS
 
 
@@ -512,7 +514,7 @@ class Thresholds:
             return TaskRule(kind=SAFETY, metric=s.metric, margin=_given(s.margin, d.margin),
                             alpha=_given(s.alpha, d.safety_alpha), power=d.power,
                             higher_is_better=True, require_gain=False, statistic="mean",
-                            floor=s.floor)
+                            floor=s.floor, rule=s.rule)
         if task in self.tasks:
             c = self.tasks[task]
             return TaskRule(kind=CAPABILITY, metric=c.metric, margin=_given(c.margin, d.margin),

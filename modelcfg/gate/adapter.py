@@ -27,7 +27,7 @@ from modelcfg.core.errors import UserError
 from modelcfg.evaluation.batches import Evaluator
 from modelcfg.gate import verdict
 from modelcfg.gate.evidence import baseline_as_results, write_evidence
-from modelcfg.gate.looks import data_reasons, n_docs_of, run_looks
+from modelcfg.gate.looks import data_reasons, full_set_gains, n_docs_of, run_looks
 from modelcfg.gate.verdict import ERROR, PASS, ConfigVerdict, Reason
 
 ALL_ITEMS = 10 ** 9
@@ -224,7 +224,8 @@ def _train(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx
 
 def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
                      base_results: dict, n_docs: dict, facts: dict, ctx) -> list[Reason]:
-    """The looks, then (if nothing blocked) the Holm-corrected gain claims."""
+    """The looks, then (if nothing blocked) every item of the capability tasks and the
+    Holm-corrected gain claims on them."""
     sequential = ctx.thresholds.sequential
     outcomes, reasons = run_looks(cv.adapter, cand, tasks, specs, base_results, n_docs,
                                   sequential.looks, sequential.seed, facts)
@@ -232,6 +233,9 @@ def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
         outcomes.setdefault(t, {"kind": specs[t].kind, "metric": specs[t].metric,
                                 "decision": "not evaluated", "items_used": cand.done.get(t, 0),
                                 "items_available": n_docs[t]})
+    if not reasons:
+        reasons += full_set_gains(cv.adapter, cand, tasks, specs, base_results, n_docs,
+                                  sequential.seed, outcomes)
     if not reasons:
         reasons += [Reason(r.code, r.message, config=cv.adapter, task=r.task,
                            threshold=r.threshold)
