@@ -429,7 +429,7 @@ class SequentialResult:
         return _to_dict(self)
 
 
-def _plan(des: Design, n_total: int) -> tuple[tuple[int, ...], tuple[float, ...], bool]:
+def plan_looks(des: Design, n_total: int) -> tuple[tuple[int, ...], tuple[float, ...], bool]:
     """(look sizes, efficacy boundaries, truncated) for a suite of n_total items: the
     design's looks when it has them all, else K looks spread over the suite."""
     if des.n_max is not None and n_total >= des.n_max:
@@ -460,25 +460,38 @@ def _mean_look(diffs: list[float], scores: list[float], margin: float, bound: fl
     return (est, se, (est + margin) / se, est / se, (est - bound * se, est + bound * se), sd)
 
 
-def look_at(des: Design, k: int, sizes: tuple[int, ...], efficacy: tuple[float, ...],
-            stats_k: tuple, counts: tuple[int | None, int | None]) -> tuple[Look, str | None]:
-    """Look k (0-based) from its statistics: the Look and its finding (None: go on). The
-    benchmark calls this too, so its decisions are the product's."""
-    est, se, z, z0, (low, high), sd0 = stats_k
-    c_k = efficacy[k]
+def futility_boundary(des: Design, k: int, sizes: tuple[int, ...], sd0: float
+                      ) -> tuple[float, float]:
+    """(futility boundary on the Z scale, the drift it was computed for) at look k (0-based)
+    of looks at ``sizes``, for the real drift m sqrt(n_K) / sd0 (:func:`real_drift_steps`)."""
     fractions = tuple(n / sizes[-1] for n in sizes)
     steps = real_drift_steps(des, sd0, sizes[-1])
-    fut = _futility_at(fractions, des.alpha, 1.0 - des.power, steps)[k]
+    return _futility_at(fractions, des.alpha, 1.0 - des.power, steps)[k], steps * THETA_STEP
+
+
+def finding(z: float, z_zero: float, c_k: float, futility: float, last: bool) -> str | None:
+    """The rule of one look: pass when Z >= c_k; "worse" when Z0 <= -c_k (the repeated
+    interval lies below 0); "futility" at an interim look when Z <= the futility boundary;
+    None: go on (or, at the last look, undecided). The benchmark calls this too."""
+    if z >= c_k:
+        return "non-inferior"
+    if z_zero <= -c_k:
+        return "worse"
+    if not last and z <= futility:
+        return "futility"
+    return None
+
+
+def look_at(des: Design, k: int, sizes: tuple[int, ...], efficacy: tuple[float, ...],
+            stats_k: tuple, counts: tuple[int | None, int | None]) -> tuple[Look, str | None]:
+    """Look k (0-based) from its statistics: the Look and its finding (None: go on)."""
+    est, se, z, z0, (low, high), sd0 = stats_k
+    c_k = efficacy[k]
+    fut, drift = futility_boundary(des, k, sizes, sd0)
     look = Look(look=k + 1, n=sizes[k], estimate=est, se=se, z=z, z_zero=z0, efficacy_z=c_k,
                 futility_z=fut, worse_z=-c_k, rci_low=low, rci_high=high, lower_bound=low,
-                drift=steps * THETA_STEP, n01=counts[0], n10=counts[1])
-    if z >= c_k:
-        return look, "non-inferior"
-    if z0 <= -c_k:
-        return look, "worse"
-    if k + 1 < len(sizes) and z <= fut:
-        return look, "futility"
-    return look, None
+                drift=drift, n01=counts[0], n10=counts[1])
+    return look, finding(z, z0, c_k, fut, k + 1 == len(sizes))
 
 
 def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *,
@@ -494,12 +507,12 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
     n_total = len(candidate) if n_available is None else n_available
     if n_total < len(candidate):
         raise ValueError(f"{len(candidate)} items given but n_available is {n_total}")
-    sizes, efficacy, truncated = _plan(des, n_total)
+    sizes, efficacy, truncated = plan_looks(des, n_total)
     binary = _is_binary(candidate) and _is_binary(baseline)
     sign = 1.0 if higher_is_better else -1.0
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
     looks: list[Look] = []
-    finding, final, stopped, next_items = None, True, None, None
+    found, final, stopped, next_items = None, True, None, None
     for k, n_k in enumerate(sizes):
         if n_k > len(diffs):
             final, next_items = False, n_k
@@ -511,14 +524,14 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
             counts = (None, None)
             stats_k = _mean_look(diffs[:n_k], [*candidate[:n_k], *baseline[:n_k]],
                                  des.margin, efficacy[k])
-        look, finding = look_at(des, k, sizes, efficacy, stats_k, counts)
+        look, found = look_at(des, k, sizes, efficacy, stats_k, counts)
         looks.append(look)
-        if finding is not None:
+        if found is not None:
             stopped = k + 1
             break
-    decision = {None: "undecided", "non-inferior": "pass"}.get(finding, "block")
+    decision = {None: "undecided", "non-inferior": "pass"}.get(found, "block")
     return SequentialResult(
-        decision=decision, finding=finding, final=final, stopped_at_look=stopped,
+        decision=decision, finding=found, final=final, stopped_at_look=stopped,
         items_used=looks[-1].n if looks else 0, next_look_items=next_items,
         n_available=n_total, truncated=truncated, look_sizes=tuple(sizes),
         efficacy_z=tuple(efficacy), looks=tuple(looks), margin=des.margin, alpha=des.alpha,
