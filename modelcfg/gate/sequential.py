@@ -1,16 +1,17 @@
 """Group-sequential non-inferiority: stop evaluating once the answer is clear.
 
 The gate evaluates items in a fixed random order and looks at the data K times. At look k,
-with n_k items, oriented mean difference d_k and paired SE se_k:
+with n_k items, Z_k is the statistic for H0: Delta = -m and Z0_k the one for H0: Delta = 0
+(Tango's score statistic for binary scores, else the paired z with a floored sd):
 
-* efficacy ("pass"): Z_k = (d_k + m) / se_k >= c_k, with O'Brien-Fleming boundaries
-  c_k = C / sqrt(t_k) (t_k = n_k / n_K); C is computed so that the chance of ever crossing
-  at the null Delta = -m is exactly alpha. The futility rule is ignored for this (it is
-  non-binding), so alpha holds whether or not anyone obeys futility.
-* futility ("block", a clear regression): Z0_k = d_k / se_k <= b_k, i.e. the candidate is
-  significantly *worse than the baseline*. The b_k spend beta (1 - power) at Delta = 0 with a
-  Lan-DeMets O'Brien-Fleming-type spending function beta(t); the maximum sample size is
-  then set so that power is exactly ``power`` at Delta = 0.
+* pass: Z_k >= c_k, O'Brien-Fleming boundaries c_k = C / sqrt(t_k) (t_k = n_k / n_K), C
+  computed so that the chance of ever crossing at the null Delta = -m is alpha. The other
+  rules are ignored for this (non-binding), so alpha holds whatever they do.
+* worse (a finding: the repeated confidence interval lies below 0): Z0_k <= -c_k.
+* futility (not a finding about the candidate): Z_k <= a_k at an interim look, where a_k
+  spends beta (1 - power) at Delta = 0 with a Lan-DeMets O'Brien-Fleming-type function for
+  the drift the looks really have, margin sqrt(n_K) / sd0 (n_K the suite's items, sd0 the
+  sd at Delta = 0 seen so far), capped at the design's.
 * otherwise continue; at the last look "undecided" (the caller blocks).
 
 Crossing probabilities are computed by the Armitage-McPherson-Rowe recursive numerical

@@ -10,9 +10,10 @@ Conventions shared by every test here:
 * ``estimate`` is oriented so that positive means "candidate better": ``mean(c - b)`` for
   ``higher_is_better=True`` metrics, ``mean(b - c)`` otherwise. Margins are in the same units
   as the scores (0.02 = 2 points of accuracy) and always positive.
-* Non-inferiority: H0 Δ <= -margin vs H1 Δ > -margin; pass iff the one-sided (1 - alpha)
-  lower confidence bound is > -margin. Normal approximation with the paired SE s_d/sqrt(n)
-  (Miller 2024, "Adding Error Bars to Evals").
+* Non-inferiority: H0 Δ <= -margin vs H1 Δ > -margin. Binary scores: Tango's (1998) score
+  test on the discordant pairs (it holds its size where the Wald z runs hot) and its score
+  interval. Other scores: the paired z, SE s_d/sqrt(n) with s_d floored at
+  range/sqrt(n) (Miller 2024, "Adding Error Bars to Evals").
 * NaN or infinite scores raise ``ValueError``: the gate blocks on it, it never guesses.
 
 See docs/statistics.md for the formulas and references.
