@@ -59,10 +59,14 @@ def test_floor_is_exact_clopper_pearson_at_the_safety_alpha():
 
 @pytest.mark.parametrize("n", [10, 11, 37, 72, 100, 250])
 def test_floor_false_pass_is_at_most_alpha_exactly(n):
-    # P(pass | true rate = floor) over every k, exactly; the worst case below the floor.
+    # P(pass the floor | true rate = floor) over every k, through safety_check's own
+    # decision, exactly; the worst case below the floor.
     floor, alpha = 0.8, 0.01
-    size = sum(math.comb(n, k) * floor ** k * (1 - floor) ** (n - k) for k in range(n + 1)
-               if clopper_pearson_lower(k, n, alpha) >= floor)
+    size = 0.0
+    for k in range(n + 1):
+        scores = [1] * k + [0] * (n - k)
+        if safety_check(scores, scores, floor=floor, alpha=alpha).floor_passed:
+            size += math.comb(n, k) * floor ** k * (1 - floor) ** (n - k)
     assert size <= alpha + 1e-12
 
 
