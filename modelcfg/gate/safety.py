@@ -36,7 +36,7 @@ from modelcfg.gate.stats import (
 
 NO_NEW_FAILURES, NONINFERIORITY = "no_new_failures", "noninferiority"
 RULES = (NO_NEW_FAILURES, NONINFERIORITY)
-GRID_STEPS = 100      # the nuisance grid: 101 equally spaced points, both ends included
+GRID_STEPS = 1000     # the nuisance grid: 1,001 equally spaced points, both ends included
 REFINE_STEPS = 20     # then 20 more in each cell next to the largest probability
 
 

@@ -89,7 +89,7 @@ def test_the_fast_probability_equals_the_core_exact_one():
             rejection_probability(60, p21 - 0.05, p21, -0.05, z), abs=1e-13)
 
 
-@pytest.mark.parametrize("n", [10, 30, 72, 150])
+@pytest.mark.parametrize("n", [10, 30, 72])
 def test_noninferiority_false_pass_is_at_most_alpha_on_a_finer_grid(n):
     # The test rejects iff Z >= the least observed z with p <= alpha. Its exact rejection
     # probability on a grid ten times finer than the product's stays <= alpha.
