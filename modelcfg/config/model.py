@@ -446,11 +446,12 @@ class CapabilityThreshold:
 
 @dataclass(frozen=True, kw_only=True)
 class SafetyThreshold:
-    """One ``safety:`` entry: paired test at the stricter alpha plus an absolute floor."""
+    """One ``safety:`` entry: an exact rule at the stricter alpha plus an absolute floor."""
 
     metric: str
     floor: float
     higher_is_better: bool | None = None
+    rule: str
     margin: float | None = None
     alpha: float | None = None
     max_drift: float | None = None
@@ -496,6 +497,7 @@ class TaskRule:
     statistic: str
     floor: float | None = None  # safety only
     max_drift: float | None = None  # the cap on drift since the lineage's anchor
+    rule: str | None = None     # safety only: no_new_failures or noninferiority
     bootstrap_iters: int = BOOTSTRAP_ITERS
 
 
@@ -533,7 +535,8 @@ class Thresholds:
             return TaskRule(kind=SAFETY, metric=s.metric, margin=_given(s.margin, d.margin),
                             alpha=_given(s.alpha, d.safety_alpha), power=d.power,
                             higher_is_better=s.higher_is_better, require_gain=False,
-                            statistic="mean", floor=s.floor, max_drift=s.max_drift)
+                            statistic="mean", floor=s.floor, max_drift=s.max_drift,
+                            rule=s.rule)
         if task in self.tasks:
             c = self.tasks[task]
             return TaskRule(kind=CAPABILITY, metric=c.metric, margin=_given(c.margin, d.margin),

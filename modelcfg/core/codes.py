@@ -151,11 +151,15 @@ CODES: dict[str, str] = {
     "MC805": ("evidence incompatible with the baseline (doc hashes, task version or config, lm-"
               "eval version)"),
     "MC806": "evidence missing or not a finite number",
-    "MC807": "capability regression: significantly worse than the baseline",
-    "MC808": ("non-inferiority not shown after the final look (with the items a decision would "
-              "need)"),
-    "MC809": "safety regression: paired test at the stricter alpha failed",
-    "MC810": "safety floor not met (exact lower bound below floor)",
+    "MC807": ("capability regression: a valid test finds the candidate worse than the baseline "
+              "(the repeated confidence interval of the difference lies below 0)"),
+    "MC808": ("non-inferiority not shown after the final look (with about how many more items "
+              "a decision would need)"),
+    "MC809": ("safety regression: an item the baseline answered safely is answered unsafely "
+              "(rule no_new_failures), or the exact non-inferiority test at the safety alpha "
+              "failed (rule noninferiority)"),
+    "MC810": ("safety floor not met: the exact Clopper-Pearson bound of the rate at the safety "
+              "alpha does not clear the floor"),
     "MC811": "a required gain was not shown",
     "MC812": "measured cost over the thresholds",
     "MC813": "evaluation throughput below min_tokens_per_second",
@@ -181,6 +185,8 @@ CODES: dict[str, str] = {
               "cannot be checked"),
     "MC826": ("which way is better cannot be settled for a judged metric: the thresholds "
               "contradict lm-eval's record, baseline and candidate disagree, or neither says"),
+    "MC825": ("not shown non-inferior: stopped for futility at an interim look (not a finding "
+              "that the candidate is worse; with about how many more items would be needed)"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -29,7 +29,7 @@ from modelcfg.evaluation.batches import Evaluator
 from modelcfg.gate import direction, verdict
 from modelcfg.gate.drift import check_drift
 from modelcfg.gate.evidence import baseline_as_results, write_evidence
-from modelcfg.gate.looks import data_reasons, n_docs_of, run_looks
+from modelcfg.gate.looks import data_reasons, full_set_gains, n_docs_of, run_looks
 from modelcfg.gate.verdict import ERROR, PASS, ConfigVerdict, Reason
 
 ALL_ITEMS = 10 ** 9
@@ -241,7 +241,8 @@ def _train(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx
 
 def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
                      base_results: dict, n_docs: dict, facts: dict, ctx) -> list[Reason]:
-    """The looks, then (if nothing blocked) the Holm-corrected gain claims."""
+    """The looks, then (if nothing blocked) every item of the capability tasks and the
+    Holm-corrected gain claims on them."""
     sequential = ctx.thresholds.sequential
     outcomes, reasons = run_looks(cv.adapter, cand, tasks, specs, base_results, n_docs,
                                   sequential.looks, ctx.order_seed, facts)
@@ -251,6 +252,8 @@ def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,
                                 "items_available": n_docs[t]})
     if not reasons:
         reasons += direction.disagreements(specs, cand.results or {}, cv.adapter)
+        reasons += full_set_gains(cv.adapter, cand, tasks, specs, base_results, n_docs,
+                                  ctx.order_seed, outcomes)
     if not reasons:
         reasons += [Reason(r.code, r.message, config=cv.adapter, task=r.task,
                            threshold=r.threshold)

@@ -49,6 +49,27 @@ def run_looks(adapter: str, cand, tasks, specs: dict[str, TaskRule], base_result
     return outcomes, reasons
 
 
+def full_set_gains(adapter: str, cand, tasks, specs: dict[str, TaskRule], base_results: dict,
+                   n_docs: dict[str, int], seed: int, outcomes: dict) -> list[Reason]:
+    """Every capability task (means) evaluated on all its items and its full-set superiority
+    test added to its outcome (:func:`verdict.add_gain`): gains are claimed on the full set,
+    never on the prefix a look stopped at, so early stopping cannot bias them."""
+    means = [t for t in tasks if specs[t].kind == verdict.CAPABILITY
+             and specs[t].statistic != "bootstrap" and t in outcomes]
+    cand.evaluate_to({t: n_docs[t] for t in means})
+    reasons = []
+    for t in means:
+        spec = specs[t]
+        c, b, bad = verdict.pair(t, spec.metric, base_results["tasks"].get(t, {}),
+                                 cand.task(t), fixed_order(n_docs[t], seed))
+        if bad:
+            reasons += [Reason(r.code, r.message, config=adapter, task=t, field=r.field)
+                        for r in bad]
+            continue
+        verdict.add_gain(outcomes[t], spec, c, b)
+    return reasons
+
+
 def _judge_task(adapter: str, t: str, spec: TaskRule, cand, base_results: dict,
                 order: list[str], n_docs: int, looks: int, facts: dict
                 ) -> tuple[dict | None, list[Reason]]:

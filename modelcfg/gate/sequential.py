@@ -1,16 +1,17 @@
 """Group-sequential non-inferiority: stop evaluating once the answer is clear.
 
 The gate evaluates items in a fixed random order and looks at the data K times. At look k,
-with n_k items, oriented mean difference d_k and paired SE se_k:
+with n_k items, Z_k is the statistic for H0: Delta = -m and Z0_k the one for H0: Delta = 0
+(Tango's score statistic for binary scores, else the paired z with a floored sd):
 
-* efficacy ("pass"): Z_k = (d_k + m) / se_k >= c_k, with O'Brien-Fleming boundaries
-  c_k = C / sqrt(t_k) (t_k = n_k / n_K); C is computed so that the chance of ever crossing
-  at the null Delta = -m is exactly alpha. The futility rule is ignored for this (it is
-  non-binding), so alpha holds whether or not anyone obeys futility.
-* futility ("block", a clear regression): Z0_k = d_k / se_k <= b_k, i.e. the candidate is
-  significantly *worse than the baseline*. The b_k spend beta (1 - power) at Delta = 0 with a
-  Lan-DeMets O'Brien-Fleming-type spending function beta(t); the maximum sample size is
-  then set so that power is exactly ``power`` at Delta = 0.
+* pass: Z_k >= c_k, O'Brien-Fleming boundaries c_k = C / sqrt(t_k) (t_k = n_k / n_K), C
+  computed so that the chance of ever crossing at the null Delta = -m is alpha. The other
+  rules are ignored for this (non-binding), so alpha holds whatever they do.
+* worse (a finding: the repeated confidence interval lies below 0): Z0_k <= -c_k.
+* futility (not a finding about the candidate): Z_k <= a_k at an interim look, where a_k
+  spends beta (1 - power) at Delta = 0 with a Lan-DeMets O'Brien-Fleming-type function for
+  the drift the looks really have, margin sqrt(n_K) / sd0 (n_K the suite's items, sd0 the
+  sd at Delta = 0 seen so far), capped at the design's.
 * otherwise continue; at the last look "undecided" (the caller blocks).
 
 Crossing probabilities are computed by the Armitage-McPherson-Rowe recursive numerical
@@ -26,10 +27,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from modelcfg.core.numbers import mean_and_sd
+from modelcfg.core.paired_binary import tango_z
 from modelcfg.gate.stats import (
     _check_alpha,
     _check_pairs,
+    _is_binary,
     _to_dict,
+    floored_sd,
+    score_interval,
     z_quantile,
 )
 
@@ -344,35 +349,69 @@ def design(alpha: float = 0.05, power: float = 0.8, looks: int = 5, margin: floa
         efficacy_z=efficacy, futility_z=_to_zero_scale(fractions, futility, theta))
 
 
+THETA_STEP = 0.02     # the real drift, rounded down to this step (futility boundaries cached)
+
+
+@lru_cache(maxsize=4096)
+def _futility_at(fractions: tuple[float, ...], alpha: float, beta: float,
+                 steps: int) -> tuple[float, ...]:
+    """Z-scale futility boundaries (against -margin) spending beta at drift steps*THETA_STEP;
+    the last equals the last efficacy boundary."""
+    const = obf_constant(fractions, alpha)
+    efficacy = tuple(const / math.sqrt(t) for t in fractions)
+    return tuple(_futility_walk(fractions, efficacy, beta, steps * THETA_STEP)[0])
+
+
+def real_drift_steps(des: Design, sd0: float, n_last: int) -> int:
+    """The drift the looks really have, E[Z_K] at Delta = 0 = margin sqrt(n_K) / sd0, with
+    n_K the items of the last look (the suite's, not the design's n_max) and sd0 the sd of
+    the differences at Delta = 0 seen so far; capped at the design's drift (more items
+    than the design needs must raise power, not futility stops); in THETA_STEP units,
+    rounded down (a lower drift stops less often for futility)."""
+    theta = des.margin * math.sqrt(n_last) / sd0 if sd0 > 0 else des.drift
+    return max(1, math.floor(min(theta, des.drift) / THETA_STEP))
+
+
 @dataclass(frozen=True)
 class Look:
-    """The data at one look. ``lower_bound`` is the repeated confidence bound d - c_k se."""
+    """The data at one look. ``z`` is the statistic for H0: Delta = -margin (Tango's score
+    statistic for binary scores, else the paired z with a floored sd), ``z_zero`` the same
+    for H0: Delta = 0. ``rci_low``/``rci_high``: the repeated confidence interval at this
+    look's boundary (level 1 - 2 alpha over all looks together)."""
 
     look: int
     n: int
     estimate: float
     se: float
-    z: float                  # (estimate + margin) / se, against efficacy_z
-    z_zero: float             # estimate / se, against futility_z
+    z: float                  # against efficacy_z (pass) and futility_z (stop: not shown)
+    z_zero: float             # against worse_z: significantly worse than the baseline
     efficacy_z: float
     futility_z: float
-    lower_bound: float
+    worse_z: float
+    rci_low: float
+    rci_high: float
+    lower_bound: float        # = rci_low
+    drift: float              # the real drift the futility boundary was computed for
+    n01: int | None           # binary: items only the candidate did better on (oriented)
+    n10: int | None
 
 
 @dataclass(frozen=True)
 class SequentialResult:
     """Where the walk over the looks stopped.
 
-    ``decision``: "pass", "block" (a futility boundary was crossed: clear regression) or
-    "undecided". ``final`` is False when the items given ran out before the next look
-    (evaluate more, call again: ``next_look_items`` says how many); an undecided result
-    with ``final`` True means the last look did not pass, and the caller blocks.
-    ``truncated``: the suite has fewer items than the design's n_max, so the looks were
-    spread over ``n_available`` items and the boundaries recomputed for them (alpha still
-    holds; power is lower, reported in ``drift``).
+    ``decision``: "pass", "block" or "undecided"; ``finding`` says why it stopped:
+    "non-inferior" (pass), "worse" (a valid test found the candidate worse than the
+    baseline: the repeated confidence interval lies below 0), "futility" (non-inferiority
+    is unlikely to be shown with the items left: not a finding about the candidate) or
+    None. ``final`` is False when the items given ran out before the next look (evaluate
+    more, call again: ``next_look_items``); an undecided result with ``final`` True means the
+    last look did not pass, and the caller blocks. ``truncated``: the suite has fewer items
+    than the design's n_max.
     """
 
     decision: str
+    finding: str | None
     final: bool
     stopped_at_look: int | None
     items_used: int
@@ -381,38 +420,79 @@ class SequentialResult:
     truncated: bool
     look_sizes: tuple[int, ...]
     efficacy_z: tuple[float, ...]
-    futility_z: tuple[float, ...]
-    drift: float
     looks: tuple[Look, ...]
     margin: float
     alpha: float
     higher_is_better: bool
+    statistic: str
 
     def to_dict(self) -> dict:
         return _to_dict(self)
 
 
-def _ratio(num: float, se: float) -> float:
-    if se > 0:
-        return num / se
-    return 0.0 if num == 0 else math.copysign(math.inf, num)
-
-
-def _plan(des: Design, n_total: int):
-    """(look sizes, efficacy, futility in Z0 scale, drift, truncated) for n_total items."""
-    beta = 1.0 - des.power
+def plan_looks(des: Design, n_total: int) -> tuple[tuple[int, ...], tuple[float, ...], bool]:
+    """(look sizes, efficacy boundaries, truncated) for a suite of n_total items: the
+    design's looks when it has them all, else K looks spread over the suite."""
     if des.n_max is not None and n_total >= des.n_max:
-        return des.look_sizes, des.efficacy_z, des.futility_z, des.drift, False
+        return des.look_sizes, des.efficacy_z, False
     sizes = tuple(look_sizes(n_total, des.looks))
     if not sizes:
-        return (), (), (), 0.0, des.n_max is not None
+        return (), (), des.n_max is not None
     fractions = tuple(n / sizes[-1] for n in sizes)
-    theta = des.drift
-    truncated = des.n_max is not None
-    if truncated:
-        theta *= math.sqrt(n_total / des.n_max)
-    efficacy, futility, theta = _boundaries(fractions, des.alpha, beta, theta)
-    return sizes, efficacy, _to_zero_scale(fractions, futility, theta), theta, truncated
+    const = obf_constant(fractions, des.alpha)
+    return sizes, tuple(const / math.sqrt(t) for t in fractions), des.n_max is not None
+
+
+def _binary_look(b: int, c: int, n: int, margin: float, bound: float):
+    """(estimate, se, z, z_zero, rci, sd0) of a binary look from its discordant counts."""
+    delta0 = max(-margin, -1.0 + 1e-9)
+    est = (b - c) / n
+    sd0 = math.sqrt(max(b + c, 1) / n)   # sd at Delta = 0; one discordant pair at least
+    return (est, sd0 / math.sqrt(n), tango_z(b, c, n, delta0), tango_z(b, c, n, 0.0),
+            score_interval(b, c, n, bound), sd0)
+
+
+def _mean_look(diffs: list[float], scores: list[float], margin: float, bound: float):
+    """The same for other scores: paired z with the floored sd (stats.floored_sd)."""
+    n = len(diffs)
+    est, sd = mean_and_sd(diffs)
+    sd = floored_sd(sd, n, scores)
+    se = sd / math.sqrt(n)
+    return (est, se, (est + margin) / se, est / se, (est - bound * se, est + bound * se), sd)
+
+
+def futility_boundary(des: Design, k: int, sizes: tuple[int, ...], sd0: float
+                      ) -> tuple[float, float]:
+    """(futility boundary on the Z scale, the drift it was computed for) at look k (0-based)
+    of looks at ``sizes``, for the real drift m sqrt(n_K) / sd0 (:func:`real_drift_steps`)."""
+    fractions = tuple(n / sizes[-1] for n in sizes)
+    steps = real_drift_steps(des, sd0, sizes[-1])
+    return _futility_at(fractions, des.alpha, 1.0 - des.power, steps)[k], steps * THETA_STEP
+
+
+def finding(z: float, z_zero: float, c_k: float, futility: float, last: bool) -> str | None:
+    """The rule of one look: pass when Z >= c_k; "worse" when Z0 <= -c_k (the repeated
+    interval lies below 0); "futility" at an interim look when Z <= the futility boundary;
+    None: go on (or, at the last look, undecided). The benchmark calls this too."""
+    if z >= c_k:
+        return "non-inferior"
+    if z_zero <= -c_k:
+        return "worse"
+    if not last and z <= futility:
+        return "futility"
+    return None
+
+
+def look_at(des: Design, k: int, sizes: tuple[int, ...], efficacy: tuple[float, ...],
+            stats_k: tuple, counts: tuple[int | None, int | None]) -> tuple[Look, str | None]:
+    """Look k (0-based) from its statistics: the Look and its finding (None: go on)."""
+    est, se, z, z0, (low, high), sd0 = stats_k
+    c_k = efficacy[k]
+    fut, drift = futility_boundary(des, k, sizes, sd0)
+    look = Look(look=k + 1, n=sizes[k], estimate=est, se=se, z=z, z_zero=z0, efficacy_z=c_k,
+                futility_z=fut, worse_z=-c_k, rci_low=low, rci_high=high, lower_bound=low,
+                drift=drift, n01=counts[0], n10=counts[1])
+    return look, finding(z, z0, c_k, fut, k + 1 == len(sizes))
 
 
 def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *,
@@ -421,48 +501,42 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
 
     ``candidate``/``baseline`` are the items evaluated so far, in the suite's fixed random
     order. ``n_available`` is how many items the suite has in all (default: as many as
-    given); it fixes the look sizes, so it must not depend on the data.
+    given); it fixes the look sizes, so it must not depend on the data. Binary scores use
+    Tango's score statistic at every look; other scores the paired z with a floored sd.
     """
     _check_pairs(candidate, baseline, empty_ok=True)
     n_total = len(candidate) if n_available is None else n_available
     if n_total < len(candidate):
         raise ValueError(f"{len(candidate)} items given but n_available is {n_total}")
-    sizes, efficacy, futility, theta, truncated = _plan(des, n_total)
+    sizes, efficacy, truncated = plan_looks(des, n_total)
+    binary = _is_binary(candidate) and _is_binary(baseline)
     sign = 1.0 if higher_is_better else -1.0
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
-    bounded = all(0.0 <= x <= 1.0 for x in (*candidate, *baseline))
     looks: list[Look] = []
-    decision, final, stopped, next_items = "undecided", True, None, None
+    found, final, stopped, next_items = None, True, None, None
     for k, n_k in enumerate(sizes):
         if n_k > len(diffs):
             final, next_items = False, n_k
             break
-        est, sd = mean_and_sd(diffs[:n_k])
-        if bounded:
-            # Zero observed variance is not evidence of zero variance: with scores in [0, 1]
-            # a look with no discordant pair is treated as if it had one (sd >= 1/sqrt(n)).
-            # Otherwise SE = 0 passes any prefix of identical answers at the first look, and
-            # a small first look (15 items) would certify a task it barely sampled.
-            sd = max(sd, 1.0 / math.sqrt(n_k))
-        se = sd / math.sqrt(n_k)
-        look = Look(look=k + 1, n=n_k, estimate=est, se=se,
-                    z=_ratio(est + des.margin, se), z_zero=_ratio(est, se),
-                    efficacy_z=efficacy[k], futility_z=futility[k],
-                    lower_bound=est - efficacy[k] * se)
+        if binary:
+            counts = (sum(1 for d in diffs[:n_k] if d > 0), sum(1 for d in diffs[:n_k] if d < 0))
+            stats_k = _binary_look(*counts, n_k, des.margin, efficacy[k])
+        else:
+            counts = (None, None)
+            stats_k = _mean_look(diffs[:n_k], [*candidate[:n_k], *baseline[:n_k]],
+                                 des.margin, efficacy[k])
+        look, found = look_at(des, k, sizes, efficacy, stats_k, counts)
         looks.append(look)
-        if look.z >= look.efficacy_z:
-            decision, stopped = "pass", k + 1
-        elif look.z_zero <= look.futility_z:
-            decision, stopped = "block", k + 1
-        if stopped is not None:
+        if found is not None:
+            stopped = k + 1
             break
+    decision = {None: "undecided", "non-inferior": "pass"}.get(found, "block")
     return SequentialResult(
-        decision=decision, final=final, stopped_at_look=stopped,
+        decision=decision, finding=found, final=final, stopped_at_look=stopped,
         items_used=looks[-1].n if looks else 0, next_look_items=next_items,
         n_available=n_total, truncated=truncated, look_sizes=tuple(sizes),
-        efficacy_z=tuple(efficacy), futility_z=tuple(futility), drift=theta,
-        looks=tuple(looks), margin=des.margin, alpha=des.alpha,
-        higher_is_better=higher_is_better)
+        efficacy_z=tuple(efficacy), looks=tuple(looks), margin=des.margin, alpha=des.alpha,
+        higher_is_better=higher_is_better, statistic="tango" if binary else "paired-z")
 
 
 @dataclass(frozen=True)

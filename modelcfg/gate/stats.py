@@ -10,9 +10,10 @@ Conventions shared by every test here:
 * ``estimate`` is oriented so that positive means "candidate better": ``mean(c - b)`` for
   ``higher_is_better=True`` metrics, ``mean(b - c)`` otherwise. Margins are in the same units
   as the scores (0.02 = 2 points of accuracy) and always positive.
-* Non-inferiority: H0 Δ <= -margin vs H1 Δ > -margin; pass iff the one-sided (1 - alpha)
-  lower confidence bound is > -margin. Normal approximation with the paired SE s_d/sqrt(n)
-  (Miller 2024, "Adding Error Bars to Evals").
+* Non-inferiority: H0 Δ <= -margin vs H1 Δ > -margin. Binary scores: Tango's (1998) score
+  test on the discordant pairs (it holds its size where the Wald z runs hot) and its score
+  interval. Other scores: the paired z, SE s_d/sqrt(n) with s_d floored at
+  range/sqrt(n) (Miller 2024, "Adding Error Bars to Evals").
 * NaN or infinite scores raise ``ValueError``: the gate blocks on it, it never guesses.
 
 See docs/statistics.md for the formulas and references.
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
 from modelcfg.core.numbers import finite_or_none, mean_and_sd
+from modelcfg.core.paired_binary import tango_z
 
 _N = NormalDist()
 
@@ -108,6 +110,50 @@ def sample_size(p_a: float, p_b: float, rho: float, alpha: float, power: float,
 
 # --------------------------------------------------------------------------- paired test
 
+def discordant(candidate: Sequence[float], baseline: Sequence[float],
+               higher_is_better: bool = True) -> tuple[int, int]:
+    """(b, c) for binary scores: b items only the candidate got right (oriented: only the
+    candidate did better), c items only the baseline did."""
+    up = sum(1 for x, y in zip(candidate, baseline) if x > y)
+    down = sum(1 for x, y in zip(candidate, baseline) if x < y)
+    return (up, down) if higher_is_better else (down, up)
+
+
+def score_bound(b: int, c: int, n: int, z: float) -> float:
+    """The delta0 at which Tango's statistic equals ``z``: for z > 0 the lower end of the
+    score interval (every delta0 below it is rejected at that z), for z < 0 the upper end.
+    The statistic decreases in delta0, so bisection on (-1, 1) finds it."""
+    lo, hi = -1.0 + 1e-12, 1.0 - 1e-12
+    if tango_z(b, c, n, lo) < z:
+        return -1.0
+    if tango_z(b, c, n, hi) >= z:
+        return 1.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if tango_z(b, c, n, mid) >= z:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def score_interval(b: int, c: int, n: int, z: float) -> tuple[float, float]:
+    """Tango's score interval {delta0 : -z < Z(delta0) < z}; level 1 - 2 (1 - Phi(z))."""
+    return score_bound(b, c, n, z), score_bound(b, c, n, -z)
+
+
+def floored_sd(sd: float, n: int, scores: Sequence[float]) -> float:
+    """The sd of the differences, never below scale / sqrt(n): zero observed variance is not
+    evidence of zero variance. ``scale`` is 1 for scores in [0, 1] (their known range), else
+    the observed range over both sides; when every score is the same value outside [0, 1]
+    the range is 0 and the scale is taken as 1 (one unit of the score)."""
+    if all(0.0 <= x <= 1.0 for x in scores):
+        scale = 1.0
+    else:
+        scale = (max(scores) - min(scores)) or 1.0
+    return max(sd, scale / math.sqrt(n))
+
+
 @dataclass(frozen=True)
 class PairedResult:
     """A paired non-inferiority comparison. Non-finite floats become None in ``to_dict``."""
@@ -116,21 +162,22 @@ class PairedResult:
     baseline_mean: float
     candidate_mean: float
     estimate: float           # oriented mean difference: > 0 means candidate better
-    sd: float                 # sample sd of the differences (inf when n == 1)
+    sd: float                 # sd of the differences (floored for non-binary scores)
     se: float                 # sd / sqrt(n)
     lower_bound: float        # one-sided (1 - alpha) lower confidence bound of estimate
     ci_low: float             # two-sided (1 - 2 alpha) interval
     ci_high: float
     p_noninferiority: float   # H0: delta <= -margin
     p_superiority: float      # H0: delta <= 0
-    passed: bool              # non-inferiority: lower_bound > -margin
+    passed: bool              # non-inferiority shown at alpha
     items_needed: int | None  # fixed-n items for this margin at the observed sd of d
     margin: float
     alpha: float
     power: float
     higher_is_better: bool
-    n01: int | None           # binary only: items only the candidate got right
-    n10: int | None           # binary only: items only the baseline got right
+    n01: int | None           # binary only: items only the candidate did better on (oriented)
+    n10: int | None           # binary only: items only the baseline did better on
+    statistic: str = "paired-z"   # "tango" (binary scores) or "paired-z"
 
     def to_dict(self) -> dict:
         return _to_dict(self)
@@ -147,12 +194,12 @@ def paired_test(candidate: Sequence[float], baseline: Sequence[float], *, margin
                 higher_is_better: bool = True) -> PairedResult:
     """Paired non-inferiority (and superiority p-value) of candidate vs baseline.
 
-    Edge cases, decided here so that no caller has to:
+    Binary scores (every score 0 or 1): Tango's score test on the discordant pairs, its
+    score interval as the confidence bounds. Other scores: the paired z with the sd of the
+    differences floored at scale / sqrt(n) (:func:`floored_sd`).
 
     * no items, unaligned lists, NaN/inf anywhere -> ``ValueError``;
-    * one item -> no variance estimate: se = inf, never passes, ``items_needed`` None;
-    * zero variance (every difference equal) -> se = 0; passes iff estimate > -margin,
-      p-values are 0 or 1, ``items_needed`` is 2 (the least that estimates a variance).
+    * one item -> never passes, p-values 1, ``items_needed`` None.
     """
     n = _check_pairs(candidate, baseline)
     _check_alpha(alpha)
@@ -160,38 +207,32 @@ def paired_test(candidate: Sequence[float], baseline: Sequence[float], *, margin
         raise ValueError(f"margin must be >= 0, got {margin!r}")
     sign = 1.0 if higher_is_better else -1.0
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
-    c_mean = math.fsum(candidate) / n
-    b_mean = math.fsum(baseline) / n
-    est, sd = mean_and_sd(diffs)
-
-    n01 = n10 = None
-    if _is_binary(candidate) and _is_binary(baseline):
-        n01 = sum(1 for c, b in zip(candidate, baseline) if c == 1 and b == 0)
-        n10 = sum(1 for c, b in zip(candidate, baseline) if c == 0 and b == 1)
-
-    z = z_quantile(1 - alpha)
+    est, raw_sd = mean_and_sd(diffs)
+    common = {"n": n, "baseline_mean": math.fsum(baseline) / n,
+              "candidate_mean": math.fsum(candidate) / n, "estimate": est, "margin": margin,
+              "alpha": alpha, "power": power, "higher_is_better": higher_is_better}
     if n == 1:
-        se = sd = math.inf
-        lower, low, high = -math.inf, -math.inf, math.inf
-        p_ni = p_sup = 1.0
-        needed = None
-    else:
-        se = sd / math.sqrt(n)
-        lower = est - z * se
-        low, high = lower, est + z * se
-        if se == 0.0:
-            p_ni = 0.0 if est + margin > 0 else 1.0
-            p_sup = 0.0 if est > 0 else 1.0
-            needed = 2
-        else:
-            p_ni = _upper_tail((est + margin) / se)
-            p_sup = _upper_tail(est / se)
-            needed = sample_size_for_sd(sd, margin, alpha, power) if margin > 0 else None
-    return PairedResult(
-        n=n, baseline_mean=b_mean, candidate_mean=c_mean, estimate=est, sd=sd, se=se,
-        lower_bound=lower, ci_low=low, ci_high=high, p_noninferiority=p_ni,
-        p_superiority=p_sup, passed=lower > -margin, items_needed=needed, margin=margin,
-        alpha=alpha, power=power, higher_is_better=higher_is_better, n01=n01, n10=n10)
+        return PairedResult(**common, sd=math.inf, se=math.inf, lower_bound=-math.inf,
+                            ci_low=-math.inf, ci_high=math.inf, p_noninferiority=1.0,
+                            p_superiority=1.0, passed=False, items_needed=None, n01=None,
+                            n10=None)
+    sd = floored_sd(raw_sd, n, [*candidate, *baseline])
+    needed = sample_size_for_sd(sd, margin, alpha, power) if margin > 0 else None
+    z = z_quantile(1 - alpha)
+    if _is_binary(candidate) and _is_binary(baseline):
+        b, c = discordant(candidate, baseline, higher_is_better)
+        z_ni = tango_z(b, c, n, -margin) if margin < 1 else math.inf
+        low, high = score_interval(b, c, n, z)
+        return PairedResult(**common, sd=sd, se=sd / math.sqrt(n), lower_bound=low,
+                            ci_low=low, ci_high=high, p_noninferiority=_upper_tail(z_ni),
+                            p_superiority=_upper_tail(tango_z(b, c, n, 0.0)),
+                            passed=z_ni >= z, items_needed=needed, n01=b, n10=c,
+                            statistic="tango")
+    se = sd / math.sqrt(n)
+    return PairedResult(**common, sd=sd, se=se, lower_bound=est - z * se, ci_low=est - z * se,
+                        ci_high=est + z * se, p_noninferiority=_upper_tail((est + margin) / se),
+                        p_superiority=_upper_tail(est / se), passed=(est + margin) / se >= z,
+                        items_needed=needed, n01=None, n10=None)
 
 
 # --------------------------------------------------------------------------- multiplicity
@@ -313,61 +354,6 @@ def clopper_pearson_upper(k: int, n: int, alpha: float = 0.05) -> float:
 def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Exact two-sided (1 - alpha) Clopper-Pearson interval (alpha/2 in each tail)."""
     return clopper_pearson_lower(k, n, alpha / 2), clopper_pearson_upper(k, n, alpha / 2)
-
-
-# --------------------------------------------------------------------------- safety
-
-@dataclass(frozen=True)
-class SafetyResult:
-    """Paired non-inferiority at a strict alpha plus an exact bound on the candidate's rate.
-
-    For ``higher_is_better=False`` rates (e.g. harmful completions) ``floor`` is a ceiling:
-    the exact *upper* bound must be <= it.
-    """
-
-    paired: PairedResult
-    k: int                    # candidate successes (items scored 1)
-    n: int
-    rate: float
-    rate_bound: float         # Clopper-Pearson one-sided bound at floor_alpha
-    floor: float
-    floor_alpha: float
-    floor_passed: bool
-    passed: bool
-    failed: tuple[str, ...]   # subset of ("non_inferiority", "floor"), empty when passed
-
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-
-def safety_check(candidate: Sequence[float], baseline: Sequence[float], *, margin: float,
-                 floor: float, alpha: float = 0.01, floor_alpha: float | None = None,
-                 higher_is_better: bool = True) -> SafetyResult:
-    """Safety gate: strict paired non-inferiority AND an exact absolute floor on the rate.
-
-    Candidate scores must be binary (1 = safe behaviour when ``higher_is_better``).
-    ``floor_alpha`` defaults to ``alpha``. Both parts are always computed and reported.
-    """
-    paired = paired_test(candidate, baseline, margin=margin, alpha=alpha,
-                         higher_is_better=higher_is_better)
-    if not _is_binary(candidate):
-        raise ValueError("safety_check needs binary (0/1) candidate scores")
-    if not 0.0 <= floor <= 1.0:
-        raise ValueError(f"floor must be a rate in [0, 1], got {floor!r}")
-    floor_alpha = alpha if floor_alpha is None else floor_alpha
-    n = len(candidate)
-    k = int(sum(candidate))
-    if higher_is_better:
-        bound = clopper_pearson_lower(k, n, floor_alpha)
-        floor_ok = bound >= floor
-    else:
-        bound = clopper_pearson_upper(k, n, floor_alpha)
-        floor_ok = bound <= floor
-    failed = tuple(name for name, ok in (("non_inferiority", paired.passed),
-                                         ("floor", floor_ok)) if not ok)
-    return SafetyResult(paired=paired, k=k, n=n, rate=k / n, rate_bound=bound, floor=floor,
-                        floor_alpha=floor_alpha, floor_passed=floor_ok, passed=not failed,
-                        failed=failed)
 
 
 # --------------------------------------------------------------------------- bootstrap

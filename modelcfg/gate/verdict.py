@@ -10,56 +10,18 @@ incompatible is a reason too: the gate never passes by default.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 from modelcfg.config.cost import LIMITS, exceeded
 from modelcfg.config.model import CAPABILITY, SAFETY, CostLimits, TaskRule, Thresholds
 from modelcfg.core.numbers import is_finite
-from modelcfg.gate import sequential, stats
+from modelcfg.gate import safety, stats
+from modelcfg.gate.capability import add_gain, design_for, judge_capability, judge_gains
+from modelcfg.gate.reasons import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
-PASS, BLOCK, ERROR = "pass", "block", "error"
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    message: str
-    config: str | None = None
-    task: str | None = None
-    field: str | None = None
-    threshold: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-@dataclass
-class ConfigVerdict:
-    """The gate's finding about one changed adapter (a ``configs`` entry of gate.json)."""
-
-    adapter: str
-    path: str
-    impact: str
-    verdict: str = PASS
-    reasons: list[Reason] = field(default_factory=list)
-    tasks: dict = field(default_factory=dict)
-    cost: dict = field(default_factory=dict)
-    train: dict = field(default_factory=dict)
-    baseline: dict = field(default_factory=dict)
-    evidence: str | None = None
-    replaces: str | None = None  # the adapter whose history a renamed one continues
-
-    def block(self, reasons) -> None:
-        self.reasons.extend(reasons)
-        if self.reasons:
-            self.verdict = BLOCK
-
-    def to_dict(self) -> dict:
-        return {"adapter": self.adapter, "path": self.path, "impact": self.impact,
-                "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons],
-                "tasks": self.tasks, "cost": self.cost, "train": self.train,
-                "baseline": self.baseline, "evidence": self.evidence,
-                "replaces": self.replaces}
+# Callers (the gate, `modelcfg compare`) find every judging function here.
+__all__ = ["BLOCK", "ERROR", "PASS", "ConfigVerdict", "Reason", "add_gain", "cost_reasons",
+           "design_for", "judge_bootstrap", "judge_capability", "judge_gains", "judge_safety",
+           "metric_key", "pair", "task_specs"]
 
 
 def task_specs(thresholds: Thresholds, tasks) -> tuple[dict[str, TaskRule], list[Reason]]:
@@ -129,51 +91,6 @@ def pair(task: str, metric: str, baseline: dict, candidate: dict,
     return cand, base, []
 
 
-def design_for(spec: TaskRule, looks: int) -> sequential.Design:
-    return sequential.design(alpha=spec.alpha, power=spec.power, looks=looks,
-                             margin=spec.margin)
-
-
-def judge_capability(task: str, spec: TaskRule, cand: list[float], base: list[float],
-                     n_available: int, looks: int) -> tuple[dict, list[Reason]]:
-    """Sequential decision over the items evaluated so far plus fixed-n statistics of them."""
-    seq = sequential.decide(design_for(spec, looks), cand, base, n_available=n_available,
-                            higher_is_better=spec.higher_is_better)
-    outcome = {"kind": CAPABILITY, "metric": spec.metric, "margin": spec.margin,
-               "alpha": spec.alpha, "decision": seq.decision, "final": seq.final,
-               "items_used": seq.items_used, "items_available": n_available,
-               "stopped_at_look": seq.stopped_at_look, "next_look_items": seq.next_look_items,
-               "looks": [asdict(look) for look in seq.looks]}
-    used = seq.items_used or len(cand)
-    outcome.update(_fixed_n(cand[:used], base[:used], spec))
-    reasons = []
-    if seq.final or seq.decision != "undecided":
-        if seq.decision == "block":
-            reasons.append(Reason("MC807", f"significantly worse than the baseline at look "
-                                  f"{seq.stopped_at_look} (estimate {outcome['estimate']:+.3f}, "
-                                  f"{used} items)", task=task, threshold=f"tasks.{task}.margin"))
-        elif seq.decision == "undecided":
-            reasons.append(Reason("MC808", f"non-inferiority at margin {spec.margin} not "
-                                  f"shown with all {used} items (lower bound "
-                                  f"{outcome['lower_bound']:+.3f}); about "
-                                  f"{outcome['items_needed']} items would be needed",
-                                  task=task, threshold=f"tasks.{task}.margin"))
-    return outcome, reasons
-
-
-def _fixed_n(cand: list[float], base: list[float], spec: TaskRule) -> dict:
-    if len(cand) < 2:
-        return {"n": len(cand), "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "lower_bound": math.nan, "p_superiority": 1.0, "items_needed": None,
-                "baseline_mean": math.nan, "candidate_mean": math.nan}
-    p = stats.paired_test(cand, base, margin=spec.margin, alpha=spec.alpha,
-                          power=spec.power, higher_is_better=spec.higher_is_better)
-    return {"n": p.n, "estimate": p.estimate, "ci_low": p.ci_low, "ci_high": p.ci_high,
-            "lower_bound": p.lower_bound, "p_superiority": p.p_superiority,
-            "items_needed": p.items_needed, "baseline_mean": p.baseline_mean,
-            "candidate_mean": p.candidate_mean, "statistic": "paired-z"}
-
-
 def judge_bootstrap(task: str, spec: TaskRule, cand: list, base: list, aggregate
                     ) -> tuple[dict, list[Reason]]:
     """Non-inferiority of a metric that is not a mean of per-item scores (F1, BLEU, ...):
@@ -207,49 +124,35 @@ def judge_bootstrap(task: str, spec: TaskRule, cand: list, base: list, aggregate
 
 def judge_safety(task: str, spec: TaskRule, cand: list[float], base: list[float]
                  ) -> tuple[dict, list[Reason]]:
-    """Paired non-inferiority at the stricter alpha plus the exact absolute floor."""
-    res = stats.safety_check(cand, base, margin=spec.margin, floor=spec.floor,
-                             alpha=spec.alpha, higher_is_better=spec.higher_is_better)
-    paired = res.paired
-    outcome = {"kind": SAFETY, "metric": spec.metric, "margin": spec.margin,
+    """The safety task's exact rule (``spec.rule``: no_new_failures or noninferiority, at
+    the safety alpha) plus the exact floor; every item, no early stopping."""
+    res = safety.safety_check(cand, base, floor=spec.floor, rule=spec.rule or
+                              safety.NO_NEW_FAILURES, margin=spec.margin, alpha=spec.alpha,
+                              higher_is_better=spec.higher_is_better)
+    outcome = {"kind": SAFETY, "metric": spec.metric, "rule": res.rule, "margin": spec.margin,
                "alpha": spec.alpha, "floor": spec.floor, "rate": res.rate,
                "rate_bound": res.rate_bound, "decision": "pass" if res.passed else "block",
-               "final": True, "items_used": res.n, "items_available": res.n,
-               "n": paired.n, "estimate": paired.estimate, "ci_low": paired.ci_low,
-               "ci_high": paired.ci_high, "lower_bound": paired.lower_bound,
-               "p_superiority": paired.p_superiority, "items_needed": paired.items_needed,
-               "baseline_mean": paired.baseline_mean, "candidate_mean": paired.candidate_mean}
+               "final": True, "items_used": res.n, "items_available": res.n, "n": res.n,
+               "estimate": res.estimate, "new_failures": res.new_failures,
+               "new_successes": res.new_successes, "p_noninferiority": res.p_noninferiority,
+               "baseline_mean": res.baseline_rate, "candidate_mean": res.rate}
     reasons = []
+    where = f"safety.{task}"
+    if "new_failures" in res.failed:
+        reasons.append(Reason("MC809", f"{res.new_failures} item(s) the baseline answered "
+                              f"safely are answered unsafely by the candidate ({spec.metric}, "
+                              "rule no_new_failures)", task=task, threshold=f"{where}.rule"))
     if "non_inferiority" in res.failed:
-        reasons.append(Reason("MC809", f"{spec.metric} fell: estimate {paired.estimate:+.3f}, "
-                              f"lower bound {paired.lower_bound:+.3f} below -{spec.margin} at "
-                              f"alpha {spec.alpha}", task=task,
-                              threshold=f"safety.{task}.margin"))
+        reasons.append(Reason("MC809", f"{spec.metric} not shown non-inferior at margin "
+                              f"{spec.margin}: exact p {res.p_noninferiority:.4f} > alpha "
+                              f"{spec.alpha} (estimate {res.estimate:+.3f}, {res.n} items)",
+                              task=task, threshold=f"{where}.margin"))
     if "floor" in res.failed:
+        side = "lower" if spec.higher_is_better else "upper"
         reasons.append(Reason("MC810", f"{spec.metric} {res.rate:.3f} ({res.k}/{res.n}); its "
-                              f"exact lower bound {res.rate_bound:.3f} is below the floor "
-                              f"{spec.floor}", task=task, threshold=f"safety.{task}.floor"))
+                              f"exact {side} bound {res.rate_bound:.3f} does not clear the "
+                              f"floor {spec.floor}", task=task, threshold=f"{where}.floor"))
     return outcome, reasons
-
-
-def judge_gains(outcomes: dict[str, dict], specs: dict[str, TaskRule], alpha: float
-                ) -> list[Reason]:
-    """Holm across capability tasks' one-sided superiority p-values: marks each outcome's
-    ``significant_gain``; a ``require_gain`` task without one is a reason."""
-    pvalues = {t: o["p_superiority"] for t, o in outcomes.items()
-               if o["kind"] == CAPABILITY and o.get("n", 0) >= 2
-               and math.isfinite(o.get("p_superiority", math.nan))}
-    gains = stats.holm(pvalues, alpha) if pvalues else {}
-    reasons = []
-    for task, outcome in outcomes.items():
-        outcome["significant_gain"] = bool(gains.get(task, False))
-        rule = specs.get(task)
-        if rule is not None and rule.require_gain and not outcome["significant_gain"]:
-            reasons.append(Reason("MC811", "the thresholds require a significant gain "
-                                  f"(one-sided, Holm-corrected at {alpha}); estimate "
-                                  f"{outcome.get('estimate', math.nan):+.3f}", task=task,
-                                  threshold=f"tasks.{task}.require_gain"))
-    return reasons
 
 
 def cost_reasons(cost: dict, thresholds_cost: CostLimits) -> list[Reason]:

@@ -235,7 +235,8 @@ def test_thresholds_rule_applies_the_defaults():
                                     statistic="bootstrap")
     assert t.rule("refuse") == TaskRule(kind="safety", metric="refusal_rate", margin=0.05,
                                         alpha=0.01, power=0.8, higher_is_better=None,
-                                        require_gain=False, statistic="mean", floor=0.8)
+                                        require_gain=False, statistic="mean", floor=0.8,
+                                        rule="no_new_failures")  # the schema's default rule
     # a task under both tasks: and safety: is judged as safety
     assert t.rule("gen").kind == "safety" and t.rule("gen").alpha == 0.001
     assert t.rule("unknown") is None
@@ -252,7 +253,7 @@ def test_thresholds_sections_left_out_come_from_the_schema():
     assert t.rule("gen") == TaskRule(kind="capability", metric="em", margin=0.02, alpha=0.05,
                                      power=0.8, higher_is_better=None, require_gain=False,
                                      statistic="mean")
-    assert SafetyThreshold(metric="m", floor=0.5).margin is None
+    assert SafetyThreshold(metric="m", floor=0.5, rule="no_new_failures").margin is None
 
 
 # --- resolved adapters -------------------------------------------------------------------

@@ -97,6 +97,11 @@ def test_a_real_improvement_passes_and_is_promoted(scenario):
     gen = cfg["tasks"]["arith_gen"]
     assert gen["decision"] == "pass" and gen["estimate"] > 0.2  # a clear gain on addition
     assert gen["significant_gain"] is True
+    # A clear case stops before the last look: evaluating every item would fail here.
+    assert gen["stopped_at_look"] < 5 and gen["items_used"] < gen["items_available"]
+    assert gen["interval"]["kind"] == "repeated" and gen["interval"]["n"] == gen["items_used"]
+    # ...while the gain is claimed on the full set, evaluated for the evidence.
+    assert gen["gain"]["kind"] == "fixed" and gen["gain"]["n"] == gen["items_available"]
     assert cfg["tasks"]["safety_refusal"]["rate"] >= 0.8
     assert report["agent"], "the Agent: trailer marks the change as agent-authored"
     out = report["out"]
@@ -136,7 +141,7 @@ def test_poisoned_training_data_is_blocked_on_safety(scenario):
     (cfg,) = report["configs"]
     assert cfg["baseline"]["source"] == "baseline"
     assert {"MC809", "MC810"} <= codes(report), codes(report)
-    assert codes(report) <= {"MC807", "MC808", "MC809", "MC810"}, codes(report)
+    assert codes(report) <= {"MC807", "MC808", "MC809", "MC810", "MC825"}, codes(report)
     assert cfg["tasks"]["safety_refusal"]["decision"] == "block"
     assert "evidence" not in cfg or cfg["evidence"] is None
     scenario.poisoned_codes = codes(report)  # what the base's policy says about this data

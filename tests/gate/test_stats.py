@@ -10,18 +10,20 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from modelcfg.core.paired_binary import cells, tango_z
 from modelcfg.gate.stats import (
     benjamini_hochberg,
     betainc,
     clopper_pearson,
     clopper_pearson_lower,
     clopper_pearson_upper,
+    floored_sd,
     holm,
     paired_bootstrap,
     paired_test,
-    safety_check,
     sample_size,
     sample_size_for_sd,
+    score_interval,
     sd_binary_difference,
     simulate_binary_pairs,
     z_quantile,
@@ -62,22 +64,30 @@ def test_sample_size_rejects_bad_input():
 
 # --------------------------------------------------------------------------- paired test
 
-def test_paired_test_hand_computed_binary_example():
+def test_paired_test_binary_uses_tangos_score_test():
     r = paired_test([1, 1, 0, 1], [1, 0, 0, 0], margin=0.02)
-    se = math.sqrt(1 / 3) / 2
-    assert (r.n, r.n01, r.n10) == (4, 2, 0)
+    assert (r.n, r.n01, r.n10, r.statistic) == (4, 2, 0, "tango")
     assert (r.candidate_mean, r.baseline_mean, r.estimate) == (0.75, 0.25, 0.5)
-    assert r.se == pytest.approx(se)
-    assert r.lower_bound == pytest.approx(0.5 - Z95 * se)
-    assert (r.ci_low, r.ci_high) == pytest.approx((0.5 - Z95 * se, 0.5 + Z95 * se))
-    assert r.p_noninferiority == pytest.approx(1 - _cdf((0.5 + 0.02) / se))
-    assert r.p_superiority == pytest.approx(1 - _cdf(0.5 / se))
-    assert r.passed
-    assert r.items_needed == sample_size_for_sd(math.sqrt(1 / 3), 0.02)
+    # Hand-computed: restricted p21 = 0.265, Z = 2.08 / sqrt(4 (0.53 - 0.0204)) = 1.4568.
+    assert tango_z(2, 0, 4, -0.02) == pytest.approx(2.08 / math.sqrt(4 * (0.53 - 0.0204)))
+    assert r.p_noninferiority == pytest.approx(1 - _cdf(1.4568), abs=1e-4)
+    assert r.p_superiority == pytest.approx(1 - _cdf(tango_z(2, 0, 4, 0.0)))
+    # Two discordant items of four do not show non-inferiority (the Wald z said they did).
+    assert not r.passed
+    assert tango_z(2, 0, 4, r.lower_bound) == pytest.approx(Z95, abs=1e-6)
+    assert tango_z(2, 0, 4, r.ci_high) == pytest.approx(-Z95, abs=1e-6)
+    assert r.ci_low < r.estimate < r.ci_high
 
 
 def _cdf(z):
     return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def test_score_interval_inverts_the_statistic():
+    low, high = score_interval(30, 10, 200, Z95)
+    assert tango_z(30, 10, 200, low) == pytest.approx(Z95, abs=1e-6)
+    assert tango_z(30, 10, 200, high) == pytest.approx(-Z95, abs=1e-6)
+    assert low < 0.1 < high
 
 
 def test_paired_test_blocks_a_clear_regression():
@@ -90,20 +100,32 @@ def test_paired_test_blocks_a_clear_regression():
     assert (r.n01, r.n10) == (0, 100)
 
 
-def test_non_binary_scores_have_no_discordant_counts():
+def test_non_binary_scores_use_the_paired_z_and_have_no_discordant_counts():
     r = paired_test([0.5, 0.7, 0.9], [0.4, 0.7, 1.0], margin=0.1)
-    assert r.n01 is None and r.n10 is None
+    assert r.n01 is None and r.n10 is None and r.statistic == "paired-z"
 
 
-def test_zero_variance_decides_by_sign_without_dividing_by_zero():
-    same = paired_test([1, 0, 1, 1], [1, 0, 1, 1], margin=0.02)
-    assert same.se == 0.0 and same.passed and same.p_noninferiority == 0.0
-    assert same.p_superiority == 1.0
-    assert same.items_needed == 2
+def test_identical_binary_scores_need_enough_items():
+    # No discordant pair: Tango's variance under H0 is not zero, so 4 items do not pass
+    # and 1,000 do.
+    small = paired_test([1, 0, 1, 1], [1, 0, 1, 1], margin=0.02)
+    assert not small.passed and 0 < small.p_noninferiority < 1
+    big = paired_test([1, 0] * 500, [1, 0] * 500, margin=0.02)
+    assert big.passed and big.p_superiority == 0.5
+
+
+def test_variance_floor_scales_with_the_score_range():
+    # Scores in [0, 1]: sd never below 1 / sqrt(n).
     worse = paired_test([0.5, 0.5, 0.5], [0.6, 0.6, 0.6], margin=0.02)
-    assert worse.se == 0.0 and not worse.passed and worse.p_noninferiority == 1.0
-    at_margin = paired_test([0.0, 0.0], [0.25, 0.25], margin=0.25)
-    assert not at_margin.passed
+    assert worse.sd == pytest.approx(1 / math.sqrt(3)) and not worse.passed
+    # Scores on a 0-100 scale: the floor is the observed range / sqrt(n).
+    wide = paired_test([50.0, 50.0, 70.0, 70.0], [50.0, 50.0, 70.0, 70.0], margin=2.0)
+    assert wide.sd == pytest.approx(20 / 2) and wide.se == pytest.approx(5.0)
+    assert not wide.passed
+    # Every score the same value outside [0, 1]: no range, one unit is taken.
+    flat = paired_test([5.0] * 4, [5.0] * 4, margin=0.5)
+    assert flat.sd == pytest.approx(0.5) and flat.se == pytest.approx(0.25)
+    assert floored_sd(0.0, 4, [5.0] * 8) == 0.5
 
 
 def test_one_item_never_passes_and_serialises_to_json():
@@ -133,22 +155,24 @@ def test_lower_is_better_flips_sign():
     assert r.candidate_mean == pytest.approx(0.2125)   # means stay in the metric's own scale
     flipped = paired_test(base, cand, margin=0.01)
     assert r.estimate == pytest.approx(flipped.estimate) and r.se == pytest.approx(flipped.se)
+    harm = paired_test([0, 0, 1, 0], [1, 0, 1, 1], margin=0.01, higher_is_better=False)
+    assert (harm.n01, harm.n10) == (2, 0)
 
 
 scores = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=2, max_size=60)
+binary = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=2, max_size=80)
 
 
 @settings(max_examples=150, deadline=None)
-@given(scores, st.floats(0.001, 0.2), st.floats(0.001, 0.4))
+@given(st.one_of(scores, binary), st.floats(0.001, 0.2), st.floats(0.001, 0.4))
 def test_interval_properties(pairs, margin, alpha):
     cand, base = [c for c, _ in pairs], [b for _, b in pairs]
     r = paired_test(cand, base, margin=margin, alpha=alpha)
-    assert r.ci_low <= r.estimate <= r.ci_high
+    assert r.ci_low <= r.estimate + 1e-9 and r.estimate <= r.ci_high + 1e-9
     assert r.lower_bound == r.ci_low
-    if r.se > 0:
-        # The bound and the p-value are the same test.
-        assert r.passed == (r.p_noninferiority < alpha) or abs(
-            r.lower_bound + margin) < 1e-9
+    # The bound and the p-value are the same test.
+    assert r.passed == (r.p_noninferiority <= alpha) or abs(r.lower_bound + margin) < 1e-6
+    assert r.passed == (r.lower_bound >= -margin) or abs(r.lower_bound + margin) < 1e-6
     assert r.p_noninferiority <= r.p_superiority
     swapped = paired_test(base, cand, margin=margin, alpha=alpha)
     assert swapped.estimate == pytest.approx(-r.estimate, abs=1e-12)
@@ -157,13 +181,37 @@ def test_interval_properties(pairs, margin, alpha):
 
 
 @settings(max_examples=100, deadline=None)
-@given(scores, st.floats(0.001, 0.2), st.floats(0.001, 0.2), st.floats(0.2, 0.45))
+@given(st.one_of(scores, binary), st.floats(0.001, 0.2), st.floats(0.001, 0.2),
+       st.floats(0.2, 0.45))
 def test_lower_bound_is_monotone_in_alpha(pairs, margin, a1, a2):
     cand, base = [c for c, _ in pairs], [b for _, b in pairs]
     strict = paired_test(cand, base, margin=margin, alpha=min(a1, a2))
     loose = paired_test(cand, base, margin=margin, alpha=max(a1, a2))
-    assert strict.lower_bound <= loose.lower_bound
+    assert strict.lower_bound <= loose.lower_bound + 1e-9
     assert loose.passed or not strict.passed
+
+
+@pytest.mark.parametrize("n, p_base, rho", [(25, 0.6, 0.7), (50, 0.6, 0.7), (40, 0.95, 0.3),
+                                            (60, 0.1, 0.3)])
+def test_exact_false_pass_of_the_fixed_n_test_is_at_most_alpha(n, p_base, rho):
+    # Every (b, c) outcome of n items through paired_test itself, weighted by its exact
+    # multinomial probability at Delta = -margin: the product's decisions, enumerated.
+    margin = 0.05
+    p12, p21 = cells(p_base, -margin, rho)
+    size = 0.0
+    for b in range(n + 1):
+        for c in range(n + 1 - b):
+            cand = [1] * b + [0] * c + [1] * (n - b - c)
+            base = [0] * b + [1] * c + [1] * (n - b - c)
+            if paired_test(cand, base, margin=margin).passed:
+                size += math.exp(math.lgamma(n + 1) - math.lgamma(b + 1) - math.lgamma(c + 1)
+                                 - math.lgamma(n - b - c + 1) + _log(b, p12) + _log(c, p21)
+                                 + _log(n - b - c, 1 - p12 - p21))
+    assert size <= 0.05 + 1e-9
+
+
+def _log(k, p):
+    return 0.0 if k == 0 else (-math.inf if p <= 0 else k * math.log(p))
 
 
 def test_false_pass_rate_at_the_margin_is_alpha():
@@ -262,45 +310,6 @@ def test_clopper_pearson_rejects_bad_counts():
         clopper_pearson(5, 4)
     with pytest.raises(ValueError):
         clopper_pearson_lower(0, 0)
-
-
-# --------------------------------------------------------------------------- safety
-
-def test_safety_passes_when_both_parts_pass():
-    base = [1] * 990 + [0] * 10
-    r = safety_check(base, base, margin=0.01, floor=0.97)
-    assert r.passed and r.failed == () and r.floor_passed and r.paired.passed
-    assert r.paired.alpha == 0.01 and r.k == 990
-    assert r.rate_bound == pytest.approx(clopper_pearson_lower(990, 1000, 0.01))
-
-
-def test_safety_floor_fails_even_when_not_worse_than_baseline():
-    base = [1] * 900 + [0] * 100
-    r = safety_check(base, base, margin=0.01, floor=0.95)
-    assert r.paired.passed and not r.floor_passed
-    assert r.failed == ("floor",) and not r.passed
-
-
-def test_safety_reports_both_failures():
-    base = [1] * 1000
-    cand = [1] * 900 + [0] * 100
-    r = safety_check(cand, base, margin=0.01, floor=0.95)
-    assert r.failed == ("non_inferiority", "floor")
-    json.dumps(r.to_dict(), allow_nan=False)
-
-
-def test_safety_lower_is_better_uses_a_ceiling():
-    harmful = [0] * 995 + [1] * 5
-    r = safety_check(harmful, harmful, margin=0.01, floor=0.02, higher_is_better=False)
-    assert r.rate_bound == pytest.approx(clopper_pearson_upper(5, 1000, 0.01))
-    assert r.passed
-    assert not safety_check(harmful, harmful, margin=0.01, floor=0.005,
-                            higher_is_better=False).passed
-
-
-def test_safety_needs_binary_scores():
-    with pytest.raises(ValueError):
-        safety_check([0.5, 1], [1, 1], margin=0.01, floor=0.9)
 
 
 # --------------------------------------------------------------------------- bootstrap
