@@ -82,13 +82,13 @@ def rejection_probability(n: int, p12: float, p21: float, delta0: float, z: floa
         log_pd = binom_logpmf(d, n, pi)
         if log_pd < -745.0:
             continue
-        t = _threshold(d, n, delta0, z)
+        t = rejection_threshold(d, n, delta0, z)
         if t <= d:
             total.append(math.exp(log_pd) * _upper_tail(t, d, ratio))
     return min(1.0, math.fsum(total))
 
 
-def _threshold(d: int, n: int, delta0: float, z: float) -> int:
+def rejection_threshold(d: int, n: int, delta0: float, z: float) -> int:
     """The least b (of d discordant items) with tango_z >= z; d + 1 when there is none.
     The statistic increases in b for fixed d, so a bisection finds it."""
     if tango_z(d, 0, n, delta0) < z:

@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from modelcfg.core.paired_binary import _threshold, binom_logpmf, tango_z
+from modelcfg.core.paired_binary import binom_logpmf, rejection_threshold, tango_z
 from modelcfg.gate.stats import (
     _check_alpha,
     _check_pairs,
@@ -32,6 +32,7 @@ from modelcfg.gate.stats import (
     clopper_pearson_lower,
     clopper_pearson_upper,
     discordant,
+    orientation,
 )
 
 NO_NEW_FAILURES, NONINFERIORITY = "no_new_failures", "noninferiority"
@@ -51,7 +52,7 @@ def _thresholds(n: int, margin: float, z: float) -> list[tuple[int, int]]:
     """(d, t_d): with d discordant items, Z >= z exactly when b >= t_d (Z increases in b);
     the values of d with no such b are left out."""
     return [(d, t) for d in range(n + 1)
-            if (t := _threshold(d, n, -margin, z)) <= d]
+            if (t := rejection_threshold(d, n, -margin, z)) <= d]
 
 
 def _probability(table: list[tuple[int, int]], n: int, p12: float, p21: float) -> float:
@@ -144,6 +145,7 @@ def safety_check(candidate: Sequence[float], baseline: Sequence[float], *, floor
     Scores must be binary on both sides."""
     n = _check_pairs(candidate, baseline)
     _check_alpha(alpha)
+    orientation(higher_is_better)
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     if not (_is_binary(candidate) and _is_binary(baseline)):

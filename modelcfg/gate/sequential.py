@@ -34,6 +34,7 @@ from modelcfg.gate.stats import (
     _is_binary,
     _to_dict,
     floored_sd,
+    orientation,
     score_interval,
     z_quantile,
 )
@@ -510,7 +511,7 @@ def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *
         raise ValueError(f"{len(candidate)} items given but n_available is {n_total}")
     sizes, efficacy, truncated = plan_looks(des, n_total)
     binary = _is_binary(candidate) and _is_binary(baseline)
-    sign = 1.0 if higher_is_better else -1.0
+    sign = orientation(higher_is_better)
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
     looks: list[Look] = []
     found, final, stopped, next_items = None, True, None, None

@@ -43,6 +43,15 @@ def z_quantile(p: float) -> float:
     return _N.inv_cdf(p)
 
 
+def orientation(higher_is_better: bool) -> float:
+    """+1 or -1: the sign that makes "candidate better" positive. The direction must be
+    settled (from lm-eval) before any test runs; None is refused, never read as False."""
+    if not isinstance(higher_is_better, bool):
+        raise ValueError(f"higher_is_better must be True or False, got {higher_is_better!r}: "
+                         "settle the metric's direction before judging")
+    return 1.0 if higher_is_better else -1.0
+
+
 def _check_alpha(alpha: float, name: str = "alpha") -> None:
     if not 0.0 < alpha < 0.5:
         raise ValueError(f"{name} must be in (0, 0.5), got {alpha!r}")
@@ -205,7 +214,7 @@ def paired_test(candidate: Sequence[float], baseline: Sequence[float], *, margin
     _check_alpha(alpha)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin!r}")
-    sign = 1.0 if higher_is_better else -1.0
+    sign = orientation(higher_is_better)
     diffs = [sign * (c - b) for c, b in zip(candidate, baseline)]
     est, raw_sd = mean_and_sd(diffs)
     common = {"n": n, "baseline_mean": math.fsum(baseline) / n,
@@ -400,7 +409,7 @@ def paired_bootstrap(candidate: Sequence, baseline: Sequence,
     _check_alpha(alpha)
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters!r}")
-    sign = 1.0 if higher_is_better else -1.0
+    sign = orientation(higher_is_better)
     cand, base = list(candidate), list(baseline)
     est = sign * _checked(statistic(cand, base))
     if n == 1:

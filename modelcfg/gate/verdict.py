@@ -96,7 +96,7 @@ def judge_bootstrap(task: str, spec: TaskRule, cand: list, base: list, aggregate
     """Non-inferiority of a metric that is not a mean of per-item scores (F1, BLEU, ...):
     paired bootstrap over items of ``aggregate(candidate) - aggregate(baseline)``, with
     lm-eval's own aggregation function. All items, no early stopping."""
-    sign = 1.0 if spec.higher_is_better else -1.0
+    sign = stats.orientation(spec.higher_is_better)
     try:
         res = stats.paired_bootstrap(
             cand, base, lambda c, b: sign * (aggregate(c) - aggregate(b)),

@@ -11,6 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from modelcfg.core.paired_binary import cells, tango_z
+from modelcfg.gate import sequential
+from modelcfg.gate.safety import safety_check
 from modelcfg.gate.stats import (
     benjamini_hochberg,
     betainc,
@@ -389,3 +391,13 @@ def test_sd_of_simulated_difference_matches_formula_domain(pa, pb, rho):
     sd = sd_binary_difference(pa, pb, rho)
     var = pa + pb - 2 * p11 - (pa - pb) ** 2   # Var(a - b) from the joint distribution
     assert sd ** 2 == pytest.approx(var, abs=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: paired_test([1, 0], [0, 1], margin=0.05, higher_is_better=d),
+    lambda d: safety_check([1, 1], [1, 1], floor=0.1, margin=0.05, higher_is_better=d),
+    lambda d: sequential.decide(sequential.design(), [1, 0], [0, 1], higher_is_better=d),
+])
+def test_an_unsettled_direction_is_refused_never_read_as_lower_is_better(call):
+    with pytest.raises(ValueError, match="higher_is_better must be True or False"):
+        call(None)
