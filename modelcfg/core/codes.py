@@ -95,6 +95,8 @@ CODES: dict[str, str] = {
     "MC608": "lm-eval is not installed",
     "MC609": "invalid task name, or no tasks",
     "MC610": "modelcfg eval: no finished training run for the config's current fingerprint",
+    "MC611": ("the shipped tiny model's files do not match their committed sha256 (a missing or "
+              "altered file)"),
     # audit: baselines, ledger, promotion
     "MC701": ("baseline file malformed: not JSON, NaN/Infinity, a missing or mistyped field, a "
               "count that does not match its items, another adapter's file"),
@@ -163,6 +165,8 @@ CODES: dict[str, str] = {
               "neither"),
     "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
               "shallow clone cut inside the change, a missing object)"),
+    "MC827": ("the baseline and the candidate were made on different base weights, or the "
+              "baseline does not record its base weights' sha256: not compared"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -123,6 +123,7 @@ def regenerate(check: bool = False) -> tuple[dict[str, str], list[str]]:
             return files, differ
         for name in files:
             write_bytes(shipped.WEIGHTS_DIR / name, (Path(tmp) / name).read_bytes())
+            (shipped.WEIGHTS_DIR / name).chmod(0o644)  # package data, readable by all
     for old in shipped.WEIGHTS_DIR.iterdir():
         if old.name not in files:
             old.unlink()

@@ -23,6 +23,7 @@ from modelcfg.audit.ledger import verify
 from modelcfg.audit.promote import promote
 from modelcfg.config.trees import FsTree
 from modelcfg.gate.run import GateSettings, run_gate
+from modelcfg.tiny import shipped
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,6 +264,29 @@ def test_nan_in_the_baseline_fails_closed(scenario):
     report = scenario.gate("agent/reeval-2", base="nan-baseline")
     assert report["verdict"] == "error"  # exit 2: an error blocks too
     assert "MC701" in report["configs"][0]["reasons"][0]["message"]
+
+
+@pytest.mark.parametrize("weights", ["other", "unrecorded"])
+def test_a_baseline_made_on_other_base_weights_is_not_compared(scenario, weights):
+    """A baseline trained on other base weights (another machine's build of the tiny model,
+    a re-pinned hub model), or one that does not say, is refused with MC827, an error: the
+    scores say nothing about this change. The candidate's run itself is a cache hit."""
+    git(scenario.repo, "checkout", "-q", "-b", f"weights-{weights}", "main")
+    path = scenario.repo / "evals/baselines/tiny-arith.json"
+    data = json.loads(path.read_text())
+    assert data["weights"]["base_sha256"] == shipped.SHIPPED_SHA256[shipped.WEIGHTS_FILE]
+    if weights == "other":
+        data["weights"]["base_sha256"] = "0" * 64
+    else:
+        del data["weights"]
+    path.write_text(json.dumps(data))
+    commit_all(scenario.repo, f"a baseline on {weights} base weights")
+    git(scenario.repo, "checkout", "-q", "main")
+    report = scenario.gate("agent/reeval-2", base=f"weights-{weights}")
+    assert report["verdict"] == "error"
+    assert codes(report) == {"MC827"}, codes(report)
+    (cfg,) = report["configs"]
+    assert cfg["train"]["cache_hit"] is True and cfg["tasks"] == {}
 
 
 def test_cli_exit_codes_and_audit(scenario):

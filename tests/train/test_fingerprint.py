@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from trainhelp import edited, resolve_yaml, with_changes
 
 from modelcfg.core.hashing import canonical_json
