@@ -182,7 +182,9 @@ def train_tokenizer(records: list[dict]):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     texts = [r["prompt"] + r["completion"] + "\n" for r in records]
     texts += [synthetic.helpful_answer(o) for o in synthetic.UNSAFE_OBJECTS]
-    texts += [e["prompt"] for e in synthetic.eval_requests(True) + synthetic.eval_requests(False)]
+    # The corpus the shipped tokenizer was trained on: three held-out phrasings, not all.
+    texts += [e["prompt"] for unsafe in (True, False)
+              for e in synthetic.eval_requests(unsafe, synthetic.TOKENIZER_TEMPLATES)]
     tok.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=MODEL_CONFIG[
         "max_position_embeddings"], padding_side="right", **SPECIAL_TOKENS)
