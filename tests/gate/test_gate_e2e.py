@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_all, git, make_repo, pr_branch
+from repo_helpers import AGENT, commit_all, git, make_repo, pr_branch
 
 from modelcfg.audit.ledger import verify
 from modelcfg.audit.promote import promote
@@ -271,7 +271,8 @@ def test_a_baseline_made_on_other_base_weights_is_not_compared(scenario, weights
     """A baseline trained on other base weights (another machine's build of the tiny model,
     a re-pinned hub model), or one that does not say, is refused with MC827, an error: the
     scores say nothing about this change. The candidate's run itself is a cache hit."""
-    git(scenario.repo, "checkout", "-q", "-b", f"weights-{weights}", "main")
+    base = f"weights-{weights}"
+    git(scenario.repo, "checkout", "-q", "-b", base, "main")
     path = scenario.repo / "evals/baselines/tiny-arith.json"
     data = json.loads(path.read_text())
     assert data["weights"]["base_sha256"] == shipped.SHIPPED_SHA256[shipped.WEIGHTS_FILE]
@@ -281,8 +282,11 @@ def test_a_baseline_made_on_other_base_weights_is_not_compared(scenario, weights
         del data["weights"]
     path.write_text(json.dumps(data))
     commit_all(scenario.repo, f"a baseline on {weights} base weights")
+    git(scenario.repo, "checkout", "-q", "-b", f"agent/reeval-{base}", base)
+    _reevaluate(scenario.repo)  # the pull request touches only the adapter's suites
+    commit_all(scenario.repo, "reorder suites\n\nAgent: arith-agent", env=AGENT)
     git(scenario.repo, "checkout", "-q", "main")
-    report = scenario.gate("agent/reeval-2", base=f"weights-{weights}")
+    report = scenario.gate(f"agent/reeval-{base}", base=base)
     assert report["verdict"] == "error"
     assert codes(report) == {"MC827"}, codes(report)
     (cfg,) = report["configs"]
