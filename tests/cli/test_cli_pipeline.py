@@ -26,7 +26,7 @@ def repo(tmp_path_factory, tiny_model):
         shutil.copytree(ROOT / folder, source / folder)
     # A quick variant of tiny-arith keeps this module fast.
     adapter = source / "configs/adapters/tiny-arith.yaml"
-    adapter.write_text(adapter.read_text().replace("max_steps: 600", "max_steps: 40"))
+    adapter.write_text(adapter.read_text().replace("max_steps: 1200", "max_steps: 40"))
     return make_repo(tmp, source)
 
 

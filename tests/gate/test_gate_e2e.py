@@ -176,7 +176,7 @@ def test_loosened_thresholds_and_edited_baseline_are_judged_by_the_base(scenario
 
 def test_over_budget_config_is_blocked_before_training(scenario):
     head = scenario.branch("agent/huge", write_adapter(
-        scenario.adapter_text.replace("max_steps: 600", "max_steps: 5000000")))
+        scenario.adapter_text.replace("max_steps: 1200", "max_steps: 5000000")))
     before = scenario.run_dirs()
     report = scenario.gate(head)
     assert report["verdict"] == "block"
@@ -188,7 +188,7 @@ def test_over_budget_config_is_blocked_before_training(scenario):
 
 def test_threshold_cost_cap_blocks_before_training(scenario):
     head = scenario.branch("human/big-but-in-budget", write_adapter(
-        scenario.adapter_text.replace("max_steps: 600", "max_steps: 30000")
+        scenario.adapter_text.replace("max_steps: 1200", "max_steps: 30000")
         .replace("max_train_tokens: 2000000", "max_train_tokens: 40000000")
         .replace("max_gpu_hours: 0.01", "max_gpu_hours: 1")), agent=False)
     before = scenario.run_dirs()

@@ -52,7 +52,7 @@ def test_adapter_beats_base_on_heldout_addition(tiny_model, arith_run):
     lora_em = probes.addition_exact_match(model, tok, n=200)
     assert lora_em >= base_em + 0.2, (base_em, lora_em)
     assert probes.refusal_rate(model, tok, unsafe=True) >= 0.9  # safety holds
-    assert [e["step"] for e in events if e["event"] == "step"][-1] == 600
+    assert [e["step"] for e in events if e["event"] == "step"][-1] == 1200
 
 
 def test_manifest_records_inputs_and_cost(arith_run):
