@@ -11,6 +11,12 @@ lm-eval, the full tasks of the adapter's suites (complete evidence). Prints a ta
 per-task metric, per-task decision, verdict) and the spread (min / max / sd per task).
 
     python bench/bench_seed_spread.py [--seeds 1-10] [--baseline committed|fresh] [--out F]
+        [--runs-dir DIR]
+
+Several processes with disjoint ``--seeds`` may share one ``--runs-dir``; ``--table``
+renders the JSON rows they wrote (``--out``) as one table:
+
+    python bench/bench_seed_spread.py --table a.json b.json
 """
 
 from __future__ import annotations
@@ -132,10 +138,17 @@ def render(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--table"]:
+        rows = [r for f in sys.argv[2:] for r in json.loads(Path(f).read_text())]
+        print("\n".join(render(sorted(rows, key=lambda r: r["seed"]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=seeds_arg, default=list(range(1, 11)))
     parser.add_argument("--baseline", choices=("committed", "fresh"), default="committed")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--runs-dir", type=Path, help="training cache to reuse (default: a "
+                        "fresh one; runs are keyed by fingerprint, so a shared one is safe "
+                        "as long as two processes do not train the same seed at once)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -148,12 +161,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         repo = scratch_repo(REPO, work / "scratch")
-        settings = GateSettings(runs_dir=work / "runs")
+        settings = GateSettings(runs_dir=args.runs_dir or work / "runs")
         if args.baseline == "fresh":
             fresh_baseline(repo, work, settings)
         for seed in args.seeds:
             rows.append(judge_seed(repo, work, settings, seed))
             print(json.dumps(rows[-1]), flush=True)
+            if args.out:  # after every seed: a run cut short keeps what it measured
+                args.out.write_text(json.dumps(rows, indent=2) + "\n")
     print("\n".join(render(rows)))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
