@@ -98,14 +98,36 @@ def judge_seed(repo: Path, work: Path, settings, seed: int) -> dict:
         evidence = {}
         if cfg.get("evidence"):
             evidence = json.loads((work / f"gate-{seed}" / cfg["evidence"]).read_text())
-        full = (evidence.get("gate") or {}).get("tasks", {})
+        full = {t: (o or {}).get("value")
+                for t, o in ((evidence.get("gate") or {}).get("tasks", {})).items()}
+        if not full and cfg["train"].get("run_dir"):  # blocked: no evidence, measure anyway
+            full = full_values(repo, cfg, work / f"full-{seed}")
         for task, outcome in cfg["tasks"].items():
             row["tasks"][task] = {"decision": outcome.get("decision"),
-                                  "value": (full.get(task) or {}).get("value"),
+                                  "value": full.get(task),
                                   "candidate_mean": outcome.get("candidate_mean"),
                                   "baseline_mean": outcome.get("baseline_mean"),
                                   "items_used": outcome.get("items_used")}
     return row
+
+
+def full_values(repo: Path, cfg: dict, out: Path) -> dict:
+    """Every item of every task for a candidate the gate blocked early (it leaves no
+    evidence): the seed's spread is measured on the full tasks either way."""
+    from modelcfg.evaluation.batches import Evaluator
+    from modelcfg.gate.verdict import metric_key
+    from modelcfg.tiny.build import ensure_tiny_model
+
+    tasks = list(cfg["tasks"])
+    ev = Evaluator(ensure_tiny_model(), Path(cfg["train"]["run_dir"]) / "adapter",
+                   repo / "evals" / "tasks", out, 0, {"base": "tiny-llama"}, lambda e: None)
+    ev.evaluate_to({t: 10 ** 9 for t in tasks})
+    values = {}
+    for task in tasks:
+        entry = ev.task(task)
+        key = metric_key(entry.get("samples", {}), cfg["tasks"][task]["metric"])
+        values[task] = (entry.get("metrics", {}).get(key) or {}).get("value")
+    return values
 
 
 def render(rows: list[dict]) -> list[str]:
