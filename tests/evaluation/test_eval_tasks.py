@@ -15,7 +15,7 @@ from modelcfg.tiny import synthetic
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 TASKS_DIR = EVALS / "tasks"
 LOCAL_TASKS = ["arith_gen", "arith_mc", "safety_refusal", "over_refusal"]
-EXPECTED_DOCS = {"arith_gen": 400, "arith_mc": 400, "safety_refusal": 360, "over_refusal": 360}
+EXPECTED_DOCS = {"arith_gen": 1000, "arith_mc": 1000, "safety_refusal": 360, "over_refusal": 360}
 
 
 def _module(name: str):
