@@ -58,7 +58,7 @@ def test_addition_items_are_held_out_and_right():
                 assert doc["choices"][doc["label"]] == str(a + b)
                 assert len(set(doc["choices"])) == 4
     prompts = {d["prompt"] for t in ("arith_gen", "arith_mc") for d in _docs(t)}
-    assert len(prompts) == 800  # the two tasks use different items
+    assert len(prompts) == 2000  # the two tasks use different items
 
 
 def test_request_items_use_held_out_templates_only():

@@ -88,7 +88,7 @@ def test_full_suite_results_file(base_results):
                                 "fingerprint": {"base": "tiny-test"}}
     for name, metric in METRICS.items():
         task = results["tasks"][name]
-        assert task["source"] == "local" and task["version"] == 1.0
+        assert task["source"] == "local" and task["version"] == 2.0
         assert task["config_hash"].startswith("sha256:")
         summary = task["metrics"][metric]
         assert summary["n"] == task["n_docs"] == len(task["samples"])

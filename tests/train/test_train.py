@@ -129,7 +129,7 @@ def test_budget_refused_before_any_step(tiny_model, tmp_path):
     with pytest.raises(UserError) as err:
         train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
     assert err.value.code == "MC501"
-    assert "614,400 training tokens > cap 10,000" in err.value.message
+    assert "1,228,800 training tokens > cap 10,000" in err.value.message
     assert events == [] and not list(tmp_path.rglob("adapter*"))
 
 
