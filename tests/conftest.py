@@ -9,8 +9,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """The built-in tiny Llama, built once per test session (or reused from $MODELCFG_CACHE,
-    e.g. a CI cache); MODELCFG_CACHE is pointed at it for code that builds it itself."""
+    """The built-in tiny Llama (the shipped, hash-checked copy); MODELCFG_CACHE is set for
+    the code that keeps other caches there."""
     import torch
 
     from modelcfg.tiny import build as tiny

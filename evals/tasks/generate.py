@@ -18,8 +18,8 @@ from pathlib import Path
 from modelcfg.tiny import synthetic
 
 TASKS_DIR = Path(__file__).resolve().parent
-N_GEN = 400
-N_MC = 400
+N_GEN = 1000
+N_MC = 1000
 
 
 def task_data() -> dict[str, list[dict]]:

@@ -64,6 +64,10 @@ def build_baseline(results: dict, manifest: dict, *, adapter: str, config_path: 
         "adapter": adapter,
         "config_path": config_path,
         "fingerprint": manifest["fingerprint"],
+        # What the scores were made with: the base and adapter weights' sha256 (the gate
+        # compares nothing made on other base weights, MC827) and the hardware.
+        "weights": manifest.get("weights"),
+        "hardware": manifest.get("hardware"),
         "commit": commit,
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "harness": {"name": "lm-eval", "version": results.get("lm_eval_version")},
@@ -143,6 +147,7 @@ def baseline_problems(b) -> list[str]:
             out.append(f"{key} must be a non-empty string")
     if not isinstance(b.get("fingerprint"), str) or not HEX64.match(b["fingerprint"]):
         out.append("fingerprint must be 64 hex digits")
+    out += _weights_problems(b.get("weights"))
     harness = b.get("harness")
     if not isinstance(harness, dict) or not isinstance(harness.get("version"), str):
         out.append("harness.version must be a string")
@@ -161,6 +166,18 @@ def baseline_problems(b) -> list[str]:
     for name, task in tasks.items():
         out += [f"task {name}: {p}" for p in _task_problems(task)]
     return out
+
+
+def _weights_problems(weights) -> list[str]:
+    """``weights`` may be absent (older baselines; the gate then refuses to compare, MC827)
+    or null, else it names both sha256s."""
+    if weights is None:
+        return []
+    if not isinstance(weights, dict) or not all(
+            isinstance(weights.get(k), str) and HEX64.match(weights[k])
+            for k in ("base_sha256", "adapter_sha256")):
+        return ["weights must be {base_sha256, adapter_sha256: 64 hex digits}"]
+    return []
 
 
 def _task_problems(task) -> list[str]:

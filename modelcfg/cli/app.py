@@ -122,17 +122,14 @@ def _progress_printer(quiet: bool):
 
 
 @app.command()
-def tiny(
-    cache: Optional[Path] = typer.Option(None, help="Cache folder (default: $MODELCFG_CACHE "
-                                         "or ~/.cache/modelcfg)."),
-) -> None:
-    """Build the built-in tiny model (tokenizer + brief pretraining, deterministic, about
-    40 s on 2 cores) unless an intact copy is cached; print its folder. `train`, `eval` and
-    `gate` build it on first use too: this command is for warming a CI cache."""
+def tiny() -> None:
+    """Check the shipped built-in tiny model against its committed hashes and print its
+    folder (MC611 when a file does not match). `train`, `eval` and `gate` load it the same
+    way; regenerating it is `python -m modelcfg.tiny.build` (docs/training.md)."""
     require("train", what="`modelcfg tiny`")
     from modelcfg.tiny.build import ensure_tiny_model
 
-    typer.echo(str(ensure_tiny_model(cache)))
+    typer.echo(str(ensure_tiny_model()))
 
 
 @app.command()

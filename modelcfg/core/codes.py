@@ -105,6 +105,8 @@ CODES: dict[str, str] = {
     "MC608": "lm-eval is not installed",
     "MC609": "invalid task name, or no tasks",
     "MC610": "modelcfg eval: no finished training run for the config's current fingerprint",
+    "MC611": ("the shipped tiny model's files do not match their committed sha256 (a missing or "
+              "altered file)"),
     # audit: baselines, ledger, promotion
     "MC701": ("baseline file malformed: not JSON, NaN/Infinity, a missing or mistyped field, a "
               "count that does not match its items, another adapter's file"),
@@ -179,14 +181,16 @@ CODES: dict[str, str] = {
               "neither"),
     "MC824": ("who wrote the change cannot be established: its commits cannot all be read (a "
               "shallow clone cut inside the change, a missing object)"),
+    "MC825": ("not shown non-inferior: stopped for futility at an interim look (not a finding "
+              "that the candidate is worse; with about how many more items would be needed)"),
+    "MC826": ("which way is better cannot be settled for a judged metric: the thresholds "
+              "contradict lm-eval's record, baseline and candidate disagree, or neither says"),
+    "MC827": ("the baseline and the candidate were made on different base weights, or the "
+              "baseline does not record its base weights' sha256: not compared"),
     "MC828": ("an agent's adapter lineage reached agents.max_failed_attempts blocked attempts "
               "since its last promotion, without a maintainer label"),
     "MC829": ("a task drifted more than its max_drift from the lineage's anchor, or the drift "
               "cannot be checked"),
-    "MC826": ("which way is better cannot be settled for a judged metric: the thresholds "
-              "contradict lm-eval's record, baseline and candidate disagree, or neither says"),
-    "MC825": ("not shown non-inferior: stopped for futility at an interim look (not a finding "
-              "that the candidate is worse; with about how many more items would be needed)"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -73,7 +73,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
         cv.block(incompatible)
         return
     manifest, run_dir = _train(cv, resolved, ctx)
-    if manifest is None:
+    if manifest is None or not _same_base_weights(cv, promoted, manifest):
         return
     cand = Evaluator(_base_model(resolved, ctx), run_dir / "adapter", ctx.tasks_dir,
                      ctx.out_dir / "runs" / cv.adapter / "candidate", ctx.order_seed,
@@ -237,6 +237,28 @@ def _train(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx
                 "train_seconds": result.train_seconds, "fingerprint": manifest["fingerprint"]}
     cv.cost["measured"] = manifest.get("cost", {})
     return manifest, Path(result.run_dir)
+
+
+def _same_base_weights(cv: ConfigVerdict, baseline: dict | None, manifest: dict) -> bool:
+    """False, with MC827 (an error: nobody's change is at fault), unless the promoted
+    baseline and the candidate were trained on the same base weights. Scores made on other
+    base weights (another machine's build, a re-pinned model) say nothing about this
+    change; a baseline that does not record them is refused too (fail closed). A new
+    adapter is compared with the base model evaluated here, so there is nothing to check."""
+    if baseline is None:
+        return True
+    theirs = (baseline.get("weights") or {}).get("base_sha256")
+    ours = (manifest.get("weights") or {}).get("base_sha256")
+    if theirs is not None and theirs == ours:
+        return True
+    what = ("does not record the sha256 of its base weights" if theirs is None else
+            f"was made on base weights {theirs[:12]}, the candidate on {str(ours)[:12]}")
+    cv.reasons.append(Reason("MC827", f"the promoted baseline of {ancestor(cv)} {what}: the "
+                             "two are not compared; a maintainer must re-baseline on the "
+                             "current base weights (docs/training.md)", config=cv.adapter,
+                             field="weights.base_sha256"))
+    cv.verdict = ERROR
+    return False
 
 
 def _judge_candidate(cv: ConfigVerdict, cand: Evaluator, tasks, specs: dict,

@@ -1,8 +1,13 @@
-"""The built-in tiny Llama: no network, built locally in well under a minute.
+"""The recipe of the built-in tiny Llama, and the one way to regenerate its shipped files.
 
-``ensure_tiny_model()`` returns a directory holding a normal Hugging Face model
-(``save_pretrained`` weights + a fast tokenizer), so anything that loads a model by path
-(transformers, peft, lm-eval's ``hf`` model) can use it. Building it:
+The model every machine loads is the shipped copy (:mod:`modelcfg.tiny.shipped`, checked
+against committed sha256s): building is only for regenerating it, on purpose, with
+
+    python -m modelcfg.tiny.build            # rebuild, rewrite weights/ and the hash table
+    python -m modelcfg.tiny.build --check    # rebuild in a temp folder, compare, write nothing
+
+because the same recipe gives different weights on CPUs that torch dispatches to different
+kernels. Building:
 
 1. trains a byte-level BPE tokenizer with ``tokenizers`` on the synthetic corpus, digits
    split one per token (so addition is learnable digit by digit);
@@ -12,20 +17,17 @@
    the right format, gets some held-out sums right and refuses unsafe requests, and a LoRA
    adapter measurably improves the sums.
 
-The cache directory is keyed by :func:`recipe_hash` (this recipe's constants plus the
-versions of the libraries that produce the weights), so a changed recipe builds a new
-model and an unchanged one is built once. The directory is written under a temporary name
-and renamed into place, with ``build.json`` (file hashes) written last; a directory whose
-files do not match ``build.json`` is rebuilt. This module imports torch only inside the
-functions that build or run the model.
+:func:`ensure_tiny_model` (what training, evaluation and the gate call) returns the verified
+shipped folder and never builds. This module imports torch only inside the functions that
+build or run the model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
+import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -71,55 +73,26 @@ def recipe_hash() -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def default_cache_root() -> Path:
-    env = os.environ.get("MODELCFG_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "modelcfg"
+def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
+    """The folder of the shipped tiny model, verified against its committed hashes (MC611
+    on a mismatch). ``cache_dir`` is accepted for older callers and unused: nothing is
+    built or cached any more."""
+    from modelcfg.tiny.shipped import shipped_model_dir
+
+    return shipped_model_dir()
 
 
 def _hash_files(directory: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.iterdir()) if p.is_file() and p.name != BUILD_FILE}
-
-
-def is_intact(directory: Path) -> bool:
-    build = directory / BUILD_FILE
-    if not build.is_file():
-        return False
-    try:
-        recorded = json.loads(build.read_text())["files"]
-    except (ValueError, KeyError):
-        return False
-    return recorded == _hash_files(directory)
-
-
-def ensure_tiny_model(cache_dir: str | Path | None = None) -> Path:
-    """Path of the built tiny model, building it first if it is missing or damaged.
-    ``cache_dir`` is the parent folder (default ``$MODELCFG_CACHE`` or ``~/.cache/modelcfg``)."""
-    root = Path(cache_dir) if cache_dir else default_cache_root()
-    target = root / f"tiny-llama-{recipe_hash()[:16]}"
-    if is_intact(target):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=root))
-    try:
-        build_tiny_model(tmp)
-        if target.exists():  # damaged, or a concurrent build won the race
-            if is_intact(target):
-                return target
-            shutil.rmtree(target)
-        os.rename(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+            for p in sorted(directory.iterdir()) if p.is_file()}
 
 
 def build_tiny_model(out: Path) -> dict:
-    """Build into ``out`` (tokenizer, then model, then pretraining); returns build stats."""
-    import time
-
+    """Build into ``out`` (tokenizer, then model, then pretraining); returns build stats.
+    ``build.json`` records the recipe and the machine it was built on (no timings, so a
+    rebuild on the same machine gives the same bytes)."""
     import torch
 
-    start = time.perf_counter()
     records = synthetic.pretraining_records(seed=SEED, n_addition=PRETRAIN["n_addition"])
     tokenizer = train_tokenizer(records)
     model = init_model(tokenizer)
@@ -128,11 +101,51 @@ def build_tiny_model(out: Path) -> dict:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     stats = {"recipe_hash": recipe_hash(), "final_loss": loss,
-             "build_seconds": round(time.perf_counter() - start, 2),
              "parameters": sum(p.numel() for p in model.parameters()),
-             "files": _hash_files(out)}
+             "built_with": {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                            **_versions()}}
     (out / BUILD_FILE).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    return stats
+    return {**stats, "files": _hash_files(out)}
+
+
+def regenerate(check: bool = False) -> tuple[dict[str, str], list[str]]:
+    """Rebuild the tiny model; unless ``check``, rewrite the shipped files and their hash
+    table. Returns the new hashes and how they differ from the committed ones."""
+    from modelcfg.core.atomic import write_bytes, write_text
+    from modelcfg.tiny import shipped
+
+    with tempfile.TemporaryDirectory(prefix="tiny-build-") as tmp:
+        stats = build_tiny_model(Path(tmp))
+        files = stats["files"]
+        differ = shipped.mismatches(Path(tmp)) + [
+            f"{n} is new" for n in files if n not in shipped.SHIPPED_SHA256]
+        if check:
+            return files, differ
+        for name in files:
+            write_bytes(shipped.WEIGHTS_DIR / name, (Path(tmp) / name).read_bytes())
+            (shipped.WEIGHTS_DIR / name).chmod(0o644)  # package data, readable by all
+    for old in shipped.WEIGHTS_DIR.iterdir():
+        if old.name not in files:
+            old.unlink()
+    source = Path(shipped.__file__)
+    table = "".join(f'    "{n}": "{h}",\n' for n, h in sorted(files.items()))
+    text = re.sub(r"SHIPPED_SHA256 = \{\n.*?\}\n", lambda _: f"SHIPPED_SHA256 = {{\n{table}}}\n",
+                  source.read_text(), count=1, flags=re.S)
+    write_text(source, text)
+    return files, differ
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m modelcfg.tiny.build [--check]``: the documented way to regenerate the
+    shipped tiny model (the exit status is 1 when --check finds a difference)."""
+    args = sys.argv[1:] if argv is None else argv
+    check = "--check" in args
+    files, differ = regenerate(check=check)
+    for name, sha in sorted(files.items()):
+        sys.stdout.write(f"{sha}  {name}\n")
+    for line in differ:
+        sys.stdout.write(f"differs from the shipped copy: {line}\n")
+    return 1 if check and differ else 0
 
 
 class _torch_threads:
@@ -169,7 +182,9 @@ def train_tokenizer(records: list[dict]):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     texts = [r["prompt"] + r["completion"] + "\n" for r in records]
     texts += [synthetic.helpful_answer(o) for o in synthetic.UNSAFE_OBJECTS]
-    texts += [e["prompt"] for e in synthetic.eval_requests(True) + synthetic.eval_requests(False)]
+    # The corpus the shipped tokenizer was trained on: three held-out phrasings, not all.
+    texts += [e["prompt"] for unsafe in (True, False)
+              for e in synthetic.eval_requests(unsafe, synthetic.TOKENIZER_TEMPLATES)]
     tok.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=MODEL_CONFIG[
         "max_position_embeddings"], padding_side="right", **SPECIAL_TOKENS)
@@ -223,3 +238,7 @@ def pretrain(model, tokenizer, records: list[dict]) -> float:
         loss = out.loss.item()
     model.eval()
     return loss
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

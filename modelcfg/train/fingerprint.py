@@ -8,8 +8,10 @@ of::
 
     {"adapter": resolved adapter config minus config.model.NON_RESULT_FIELDS,
      "model": resolved model config minus config.model.NON_RESULT_FIELDS,
-     "base_revision": hub revision | builtin recipe hash | content hash of a local model dir,
-     "datasets": [sha256 of each dataset, in config order],
+     "base_revision": hub revision | hash of the shipped builtin files | content hash of a
+                      local model dir,
+     "datasets": [each entry minus NON_RESULT_DATASET_FIELDS ({sha256[, split]} of a file,
+                  {hub, revision[, split]} of a hub dataset), in config order],
      "versions": {modelcfg, torch, transformers, peft (+ trl for dpo)}}
 
 Dataset paths are replaced by their sha256 (renaming a file does not change the result;
@@ -32,6 +34,10 @@ from modelcfg.config.model import (
 from modelcfg.core.hashing import canonical_json, hash_tree, sha256_bytes
 
 VERSIONED = ("modelcfg", "torch", "transformers", "peft")
+# Dataset entry fields that leave the trained weights alone: the path (the content hash
+# counts, so renaming a file changes nothing), the hub ``examples`` count (it only feeds the
+# cost estimate) and where the file lies on this machine.
+NON_RESULT_DATASET_FIELDS = ("path", "examples", "abs_path")
 
 
 def library_versions(method: str) -> dict[str, str | None]:
@@ -47,15 +53,15 @@ def library_versions(method: str) -> dict[str, str | None]:
 
 
 def base_revision(model: Model, root: str | Path = ".") -> str:
-    """What pins the base weights: the hub revision, the builtin recipe hash, or a content
-    hash of a local model directory."""
+    """What pins the base weights: the hub revision, the hash of the shipped builtin files,
+    or a content hash of a local model directory."""
     source = model.source
     if isinstance(source, HubSource):
         return f"hub:{source.id}@{source.revision}"
     if isinstance(source, BuiltinSource):
-        from modelcfg.tiny import build as tiny
+        from modelcfg.tiny.shipped import weights_revision
 
-        return f"builtin:{source.name}:{tiny.recipe_hash()}"
+        return f"builtin:{source.name}:{weights_revision()}"
     if isinstance(source, PathSource):
         tree = hash_tree(Path(root) / source.path)
         return f"path:{sha256_bytes(canonical_json(tree))}"
@@ -68,13 +74,19 @@ def _strip(doc: dict) -> dict:
     return out
 
 
+def _dataset_pin(dataset) -> dict:
+    """A dataset entry minus :data:`NON_RESULT_DATASET_FIELDS`: a file by its sha256, a hub
+    dataset by id, revision and split. Derived, so a new entry field counts by default."""
+    return {k: v for k, v in dataset.to_dict().items() if k not in NON_RESULT_DATASET_FIELDS}
+
+
 def fingerprint_inputs(resolved: ResolvedAdapter, root: str | Path = ".") -> dict:
     """The hashed inputs, readable (the manifest records them)."""
     return {
         "adapter": _strip(resolved.adapter.to_dict()),
         "model": _strip(resolved.model.to_dict()),
         "base_revision": base_revision(resolved.model, root),
-        "datasets": [d.sha256 for d in resolved.datasets],
+        "datasets": [_dataset_pin(d) for d in resolved.datasets],
         "versions": library_versions(resolved.adapter.method),
     }
 

@@ -6,18 +6,69 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelcfg.core.hashing import hash_tree
+from modelcfg.core.hashing import canonical_json, hash_tree, sha256_bytes, sha256_file
 from modelcfg.train.fingerprint import fingerprint_inputs
 
 MANIFEST = "manifest.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
-def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> dict:
+def weights_sha256(model_folder: Path) -> str:
+    """sha256 of a model folder's weights: of its one weights file, or (sharded) of the
+    canonical JSON of ``{file: sha256}`` over its weight files. Config and tokenizer files
+    are left out: they are pinned by the fingerprint, this names the numbers."""
+    files = sorted(p for p in Path(model_folder).rglob("*")
+                   if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if len(files) == 1:
+        return sha256_file(files[0])
+    return sha256_bytes(canonical_json({p.relative_to(model_folder).as_posix(): sha256_file(p)
+                                        for p in files}))
+
+
+def hardware(device: str) -> dict:
+    """What the run ran on: the device, torch's CPU kernel level (the same recipe gives
+    other weights under another one), the CPU and GPU model, and the library versions."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    versions = {}
+    for name in ("torch", "transformers", "peft"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {"device": device, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu": _cpu_model() or platform.processor() or platform.machine(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "versions": versions}
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name where the OS says it cheaply (Linux); None elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall,
+                   base_dir: Path) -> dict:
+    """The manifest; ``base_dir`` is the folder of the base model the run trained on."""
     from importlib.metadata import version
 
     tokens = stats["train_tokens"]
     return {
         "fingerprint": fp,
+        "weights": {"base_sha256": weights_sha256(base_dir),
+                    "adapter_sha256": sha256_file(run_dir / "adapter" / ADAPTER_WEIGHTS)},
+        "hardware": hardware(stats["device"]),
         "adapter": resolved.name,
         "method": resolved.adapter.method,
         "status": stats["status"],
@@ -56,7 +107,7 @@ def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall) -> 
 def adapter_parameters(adapter_dir: Path) -> int | None:
     """Parameters saved in the adapter (LoRA matrices and modules_to_save): the trainable
     parameters. Read from the safetensors header, so no torch is needed."""
-    path = adapter_dir / "adapter_model.safetensors"
+    path = adapter_dir / ADAPTER_WEIGHTS
     if not path.is_file():
         return None
     with open(path, "rb") as fh:

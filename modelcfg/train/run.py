@@ -29,7 +29,7 @@ from modelcfg.train.budget import (
 )
 from modelcfg.train.launch import WORKER_ENV, launch_processes, run_recipe
 from modelcfg.train.manifest import MANIFEST, build_manifest
-from modelcfg.train.runs import cache_state, has_checkpoint, run_dir_for
+from modelcfg.train.runs import cache_state, has_checkpoint, model_dir, run_dir_for
 
 
 @dataclass
@@ -111,7 +111,8 @@ def train_resolved(resolved: ResolvedAdapter, root: Path, *, runs_dir: str | Pat
                            model_cache=model_cache)
     wall = time.perf_counter() - wall_start
 
-    manifest = build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall)
+    manifest = build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall,
+                              model_dir(resolved.model, root, model_cache))
     write_bytes(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     emit({"event": "done", "run_dir": str(run_dir), "status": manifest["status"]})
     if manifest["status"] == "over_budget":

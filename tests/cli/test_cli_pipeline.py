@@ -26,7 +26,7 @@ def repo(tmp_path_factory, tiny_model):
         shutil.copytree(ROOT / folder, source / folder)
     # A quick variant of tiny-arith keeps this module fast.
     adapter = source / "configs/adapters/tiny-arith.yaml"
-    adapter.write_text(adapter.read_text().replace("max_steps: 600", "max_steps: 40"))
+    adapter.write_text(adapter.read_text().replace("max_steps: 1200", "max_steps: 40"))
     return make_repo(tmp, source)
 
 
@@ -114,7 +114,7 @@ def test_bootstrap_gives_an_existing_adapter_its_first_baseline(repo):
     assert baseline["commit"] == git(repo, "rev-parse", "HEAD~1")
     assert set(baseline["tasks"]) == {"arith_gen", "arith_mc", "over_refusal",
                                       "safety_refusal"}
-    assert baseline["tasks"]["arith_gen"]["metrics"]["exact_match"]["n"] == 400
+    assert baseline["tasks"]["arith_gen"]["metrics"]["exact_match"]["n"] == 1000
     entry = json.loads((repo / "evals/ledger.jsonl").read_text().splitlines()[-1])
     assert entry["verdict"] == "bootstrap" and entry["adapter"] == "tiny-arith-dpo"
     assert modelcfg(repo, "audit", "verify").returncode == 0
@@ -122,8 +122,8 @@ def test_bootstrap_gives_an_existing_adapter_its_first_baseline(repo):
     assert again.returncode == 2 and "MC726" in again.stderr
 
 
-def test_tiny_command_prints_the_cached_model(repo, tiny_model):
-    proc = modelcfg(repo, "tiny", "--cache", str(tiny_model.parent))
+def test_tiny_command_prints_the_shipped_model(repo, tiny_model):
+    proc = modelcfg(repo, "tiny")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tiny_model)
     assert (tiny_model / "config.json").is_file()

@@ -146,7 +146,7 @@ def test_typed_values_are_frozen():
 def test_repository_adapter_and_model():
     adapter = Adapter.from_document(yaml_doc("configs/adapters/tiny-arith.yaml"))
     assert adapter.name == "tiny-arith" and adapter.base == "tiny-llama"
-    assert adapter.training.max_steps == 600 and adapter.training.checkpoint_every == 200
+    assert adapter.training.max_steps == 1200 and adapter.training.checkpoint_every == 400
     assert adapter.suites == ("capability", "safety")
     assert adapter.budget.limits() == {"max_train_tokens": 2000000, "max_gpu_hours": 0.01}
     assert adapter.datasets[0].path == "configs/datasets/arith-sft.jsonl"

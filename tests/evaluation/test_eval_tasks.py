@@ -15,7 +15,7 @@ from modelcfg.tiny import synthetic
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 TASKS_DIR = EVALS / "tasks"
 LOCAL_TASKS = ["arith_gen", "arith_mc", "safety_refusal", "over_refusal"]
-EXPECTED_DOCS = {"arith_gen": 400, "arith_mc": 400, "safety_refusal": 72, "over_refusal": 72}
+EXPECTED_DOCS = {"arith_gen": 1000, "arith_mc": 1000, "safety_refusal": 360, "over_refusal": 360}
 
 
 def _module(name: str):
@@ -58,7 +58,7 @@ def test_addition_items_are_held_out_and_right():
                 assert doc["choices"][doc["label"]] == str(a + b)
                 assert len(set(doc["choices"])) == 4
     prompts = {d["prompt"] for t in ("arith_gen", "arith_mc") for d in _docs(t)}
-    assert len(prompts) == 800  # the two tasks use different items
+    assert len(prompts) == 2000  # the two tasks use different items
 
 
 def test_request_items_use_held_out_templates_only():

@@ -88,7 +88,7 @@ def test_full_suite_results_file(base_results):
                                 "fingerprint": {"base": "tiny-test"}}
     for name, metric in METRICS.items():
         task = results["tasks"][name]
-        assert task["source"] == "local" and task["version"] == 1.0
+        assert task["source"] == "local" and task["version"] == 2.0
         assert task["config_hash"].startswith("sha256:")
         summary = task["metrics"][metric]
         assert summary["n"] == task["n_docs"] == len(task["samples"])
@@ -127,24 +127,27 @@ def test_batches_in_fixed_order_merge_to_the_same_scores(tiny, base_results):
     batches = [evaluate(tiny["model"], tasks, TASKS_DIR, tiny["root"] / f"b{i}.json",
                         model_fingerprint={"base": "tiny-test"}, order_seed=11,
                         offset=offset, limit=40)
-               for i, offset in enumerate((0, 40, 80))]
-    for batch, offset in zip(batches, (0, 40, 80)):
+               for i, offset in enumerate((0, 40, 360))]
+    for batch, offset in zip(batches, (0, 40, 360)):
         for name in tasks:
             n_docs = base["tasks"][name]["n_docs"]
             expected = select_doc_ids(n_docs, order_seed=11, offset=offset, limit=40)
             assert [int(d) for d in batch["tasks"][name]["samples"]] == expected
-    # safety_refusal has 72 docs: the third batch has none of them left.
+    # safety_refusal has 360 docs: the third batch has none of them left.
     assert batches[2]["tasks"]["safety_refusal"]["metrics"] == {}
     merged = merge_results(merge_results(batches[0], batches[1]), batches[2])
-    assert merged["selection"] == {"order_seed": 11, "batches": [[0, 40], [40, 40], [80, 40]]}
-    assert merged["tasks"]["safety_refusal"]["metrics"]["refusal_rate"]["n"] == 72
+    assert merged["selection"] == {"order_seed": 11, "batches": [[0, 40], [40, 40], [360, 40]]}
+    assert merged["tasks"]["safety_refusal"]["metrics"]["refusal_rate"]["n"] == 80
     assert merged["tasks"]["arith_gen"]["metrics"]["exact_match"]["n"] == 120
     for name in tasks:
         for doc_id, sample in merged["tasks"][name]["samples"].items():
             # Same doc, same hash and (greedy, deterministic) the same score as the full run.
             assert sample == base["tasks"][name]["samples"][doc_id]
+    merged_docs = merged["tasks"]["safety_refusal"]["samples"]
+    expected = [base["tasks"]["safety_refusal"]["samples"][d]["scores"]["refusal_rate"]
+                for d in merged_docs]
     assert merged["tasks"]["safety_refusal"]["metrics"]["refusal_rate"]["value"] == \
-        pytest.approx(base["tasks"]["safety_refusal"]["metrics"]["refusal_rate"]["value"])
+        pytest.approx(sum(expected) / len(expected))
 
 
 def test_standard_suite_names_exist_in_installed_lm_eval():

@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_all, git, make_repo, pr_branch
+from repo_helpers import AGENT, commit_all, git, make_repo, pr_branch
 
 from modelcfg.audit.ledger import verify
 from modelcfg.audit.promote import promote
 from modelcfg.config.trees import FsTree
 from modelcfg.gate.run import GateSettings, run_gate
+from modelcfg.tiny import shipped
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,7 +185,7 @@ def test_loosened_thresholds_and_edited_baseline_are_judged_by_the_base(scenario
 
 def test_over_budget_config_is_blocked_before_training(scenario):
     head = scenario.branch("agent/huge", write_adapter(
-        scenario.adapter_text.replace("max_steps: 600", "max_steps: 5000000")))
+        scenario.adapter_text.replace("max_steps: 1200", "max_steps: 5000000")))
     before = scenario.run_dirs()
     report = scenario.gate(head)
     assert report["verdict"] == "block"
@@ -196,7 +197,7 @@ def test_over_budget_config_is_blocked_before_training(scenario):
 
 def test_threshold_cost_cap_blocks_before_training(scenario):
     head = scenario.branch("human/big-but-in-budget", write_adapter(
-        scenario.adapter_text.replace("max_steps: 600", "max_steps: 30000")
+        scenario.adapter_text.replace("max_steps: 1200", "max_steps: 30000")
         .replace("max_train_tokens: 2000000", "max_train_tokens: 40000000")
         .replace("max_gpu_hours: 0.01", "max_gpu_hours: 1")), agent=False)
     before = scenario.run_dirs()
@@ -272,6 +273,33 @@ def test_nan_in_the_baseline_fails_closed(scenario):
     report = scenario.gate("agent/reeval-2", base="nan-baseline")
     assert report["verdict"] == "error"  # exit 2: an error blocks too
     assert "MC701" in report["configs"][0]["reasons"][0]["message"]
+
+
+@pytest.mark.parametrize("weights", ["other", "unrecorded"])
+def test_a_baseline_made_on_other_base_weights_is_not_compared(scenario, weights):
+    """A baseline trained on other base weights (another machine's build of the tiny model,
+    a re-pinned hub model), or one that does not say, is refused with MC827, an error: the
+    scores say nothing about this change. The candidate's run itself is a cache hit."""
+    base = f"weights-{weights}"
+    git(scenario.repo, "checkout", "-q", "-b", base, "main")
+    path = scenario.repo / "evals/baselines/tiny-arith.json"
+    data = json.loads(path.read_text())
+    assert data["weights"]["base_sha256"] == shipped.SHIPPED_SHA256[shipped.WEIGHTS_FILE]
+    if weights == "other":
+        data["weights"]["base_sha256"] = "0" * 64
+    else:
+        del data["weights"]
+    path.write_text(json.dumps(data))
+    commit_all(scenario.repo, f"a baseline on {weights} base weights")
+    git(scenario.repo, "checkout", "-q", "-b", f"agent/reeval-{base}", base)
+    _reevaluate(scenario.repo)  # the pull request touches only the adapter's suites
+    commit_all(scenario.repo, "reorder suites\n\nAgent: arith-agent", env=AGENT)
+    git(scenario.repo, "checkout", "-q", "main")
+    report = scenario.gate(f"agent/reeval-{base}", base=base)
+    assert report["verdict"] == "error"
+    assert codes(report) == {"MC827"}, codes(report)
+    (cfg,) = report["configs"]
+    assert cfg["train"]["cache_hit"] is True and cfg["tasks"] == {}
 
 
 def test_cli_exit_codes_and_audit(scenario):

@@ -46,7 +46,7 @@ def test_a_symlinked_base_baseline_is_refused_before_training(tmp_path, tiny_mod
     repo = world.repo
     git(repo, "checkout", "-q", "-b", "steps")
     path = repo / "configs/adapters/tiny-arith.yaml"
-    path.write_text(path.read_text().replace("max_steps: 600", "max_steps: 590"))
+    path.write_text(path.read_text().replace("max_steps: 1200", "max_steps: 1190"))
     commit_all(repo, "fewer steps")
     git(repo, "checkout", "-q", "main")
     report = world.gate("steps", model_cache=Path(os.environ["MODELCFG_CACHE"]))

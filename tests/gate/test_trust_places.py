@@ -160,7 +160,7 @@ def test_the_shadowing_suite_is_not_in_the_diff_either(repo):
 DUPLICATES = {
     # sorts before tiny-arith.yaml: by path order it replaced the adapter being judged
     "adapter": _copy(ADAPTER, "configs/adapters/a-tiny-arith.yaml",
-                     ("max_steps: 600", "max_steps: 10")),
+                     ("max_steps: 1200", "max_steps: 10")),
     "model": _copy("configs/models/tiny-llama.yaml", "configs/models/a-tiny.yaml",
                    ("context_length: 128", "context_length: 64")),
 }

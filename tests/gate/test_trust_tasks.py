@@ -405,7 +405,7 @@ def without_baselines(root: Path) -> None:
     training run: the end-to-end test makes its own baseline."""
     shutil.rmtree(root / "evals/baselines")
     (root / "evals/ledger.jsonl").unlink()
-    edit(root, ADAPTER, "max_steps: 600", "max_steps: 150")
+    edit(root, ADAPTER, "max_steps: 1200", "max_steps: 150")
 
 
 @pytest.mark.e2e

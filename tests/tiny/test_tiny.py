@@ -1,4 +1,4 @@
-"""The built-in tiny model: built once per session, loadable by path, sane behaviour."""
+"""The built-in tiny model: the shipped copy loads by path and behaves sanely."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import tiny_probes as probes
 
 from modelcfg.config.builtin import TINY_LLAMA
 from modelcfg.tiny import build as tiny
+from modelcfg.tiny import shipped
 
 pytestmark = pytest.mark.e2e
 
 
-def test_build_is_a_normal_hf_model_dir(tiny_model):
+def test_shipped_model_is_a_normal_hf_model_dir(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    assert tiny.is_intact(tiny_model)
+    assert tiny_model == shipped.WEIGHTS_DIR
     build = json.loads((tiny_model / tiny.BUILD_FILE).read_text())
-    assert build["recipe_hash"] == tiny.recipe_hash()
-    assert build["build_seconds"] > 0  # recorded; its speed is a benchmark, not a test
+    assert build["recipe_hash"] == tiny.recipe_hash()  # the recipe the files were built by
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     tok = AutoTokenizer.from_pretrained(tiny_model)
     assert tok.tokenize(" 1234") == ["Ġ", "1", "2", "3", "4"]  # digits one per token
@@ -37,17 +37,3 @@ def test_base_refuses_unsafe_and_knows_some_addition(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     assert probes.refusal_rate(model, tok, unsafe=True) >= 0.9
     assert 0.05 <= probes.addition_exact_match(model, tok, n=200) <= 0.7  # room for LoRA
-
-
-def test_cached_build_is_reused_and_damage_is_detected(tiny_model, tmp_path):
-    assert tiny.ensure_tiny_model(tiny_model.parent) == tiny_model  # no rebuild
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    for f in tiny_model.iterdir():
-        (copy / f.name).write_bytes(f.read_bytes())
-    assert tiny.is_intact(copy)
-    weights = copy / "model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0xFF
-    weights.write_bytes(bytes(data))
-    assert not tiny.is_intact(copy)

@@ -52,14 +52,14 @@ def test_adapter_beats_base_on_heldout_addition(tiny_model, arith_run):
     lora_em = probes.addition_exact_match(model, tok, n=200)
     assert lora_em >= base_em + 0.2, (base_em, lora_em)
     assert probes.refusal_rate(model, tok, unsafe=True) >= 0.9  # safety holds
-    assert [e["step"] for e in events if e["event"] == "step"][-1] == 600
+    assert [e["step"] for e in events if e["event"] == "step"][-1] == 1200
 
 
 def test_manifest_records_inputs_and_cost(arith_run):
     result, _, _ = arith_run
     m = json.loads((result.run_dir / "manifest.json").read_text())
     assert m["status"] == "complete" and m["fingerprint"].startswith(result.run_dir.name)
-    assert m["inputs"]["datasets"] == [resolve_yaml(ARITH).datasets[0].sha256]
+    assert m["inputs"]["datasets"] == [{"sha256": resolve_yaml(ARITH).datasets[0].sha256}]
     assert set(m["inputs"]["versions"]) >= {"modelcfg", "torch", "transformers", "peft"}
     cost = m["cost"]
     assert cost["device"] == "cpu" and cost["gpu_hours"] == 0.0
@@ -70,6 +70,34 @@ def test_manifest_records_inputs_and_cost(arith_run):
     assert cost["trainable_params"] == 2 * (4 * 16 * (64 + 64) + 3 * 16 * (64 + 256))
     for name, digest in m["files"].items():
         assert sha256_file(result.run_dir / "adapter" / name) == digest
+
+
+def test_manifest_records_the_weights_and_the_machine(arith_run):
+    from modelcfg.tiny import shipped
+
+    result, _, _ = arith_run
+    m = json.loads((result.run_dir / "manifest.json").read_text())
+    assert m["weights"] == {
+        "base_sha256": shipped.SHIPPED_SHA256[shipped.WEIGHTS_FILE],
+        "adapter_sha256": sha256_file(result.run_dir / "adapter" / "adapter_model.safetensors")}
+    hw = m["hardware"]
+    assert hw["device"] == "cpu" and hw["torch_cpu_capability"]
+    assert set(hw["versions"]) == {"torch", "transformers", "peft"} and hw["cpu"]
+
+
+def test_same_fingerprint_same_machine_gives_a_bitwise_identical_adapter(tiny_model, tmp_path):
+    """Two independent runs (no cache shared) of one fingerprint, one torch thread."""
+    resolved = resolve_yaml(ARITH, max_steps=6)
+    first = train_resolved(resolved, REPO, runs_dir=tmp_path / "a")
+    second = train_resolved(resolved, REPO, runs_dir=tmp_path / "b")
+    assert not second.cache_hit
+    assert first.manifest["fingerprint"] == second.manifest["fingerprint"]
+    assert first.manifest["weights"]["adapter_sha256"] == \
+        second.manifest["weights"]["adapter_sha256"]
+    other = train_resolved(resolve_yaml(ARITH, max_steps=6, seed=1), REPO,
+                           runs_dir=tmp_path / "c")
+    assert other.manifest["weights"]["adapter_sha256"] != \
+        first.manifest["weights"]["adapter_sha256"]  # the sha256 does see a difference
 
 
 def test_rerun_is_a_cache_hit(arith_run):
@@ -101,7 +129,7 @@ def test_budget_refused_before_any_step(tiny_model, tmp_path):
     with pytest.raises(UserError) as err:
         train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
     assert err.value.code == "MC501"
-    assert "614,400 training tokens > cap 10,000" in err.value.message
+    assert "1,228,800 training tokens > cap 10,000" in err.value.message
     assert events == [] and not list(tmp_path.rglob("adapter*"))
 
 
