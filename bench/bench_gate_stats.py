@@ -124,8 +124,7 @@ def look_tables(des, n_total: int):
             fut, _ = futility_boundary(des, k, sizes, math.sqrt(max(d, 1) / n_k))
 
             def found(b_, d=d, fut=fut):
-                return finding(tango_z(b_, d - b_, n_k, -des.margin),
-                               tango_z(b_, d - b_, n_k, 0.0), efficacy[k], fut, last)
+                return finding(tango_z(b_, d - b_, n_k, -des.margin), efficacy[k], fut, last)
             pass_b.append(_least(lambda b_: found(b_) == "non-inferior", d))
             worse_b.append(_least(lambda b_: found(b_) not in ("worse",), d) - 1)
             fut_b.append(_least(lambda b_: found(b_) not in ("worse", "futility"), d) - 1)

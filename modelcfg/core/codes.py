@@ -154,7 +154,7 @@ CODES: dict[str, str] = {
               "eval version)"),
     "MC806": "evidence missing or not a finite number",
     "MC807": ("capability regression: a valid test finds the candidate worse than the baseline "
-              "(the repeated confidence interval of the difference lies below 0)"),
+              "by more than the margin (the repeated confidence interval lies below -margin)"),
     "MC808": ("non-inferiority not shown after the final look (with about how many more items "
               "a decision would need)"),
     "MC809": ("safety regression: an item the baseline answered safely is answered unsafely "

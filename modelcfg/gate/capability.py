@@ -51,15 +51,16 @@ def judge_capability(task: str, spec: TaskRule, cand: list[float], base: list[fl
 
 
 def _capability_reasons(task: str, spec: TaskRule, seq, outcome: dict) -> list[Reason]:
-    """MC807 only for a valid finding that the candidate is worse; MC825 for a futility
+    """MC807 only for a valid finding that the candidate is worse by more than the margin; MC825 for a futility
     stop; MC808 for undecided after the last look."""
     used, where = outcome["items_used"], f"tasks.{task}.margin"
     head = (f"estimate {outcome['estimate']:+.3f}, repeated {1 - 2 * spec.alpha:.0%} "
             f"interval [{outcome['ci_low']:+.3f}, {outcome['ci_high']:+.3f}], {used} of "
             f"{outcome['items_available']} items")
     if seq.finding == "worse":
-        return [Reason("MC807", f"significantly worse than the baseline at look "
-                       f"{seq.stopped_at_look}: the interval lies below 0 ({head})",
+        return [Reason("MC807", f"worse than the baseline by more than the margin "
+                       f"{spec.margin} at look {seq.stopped_at_look}: the interval lies below "
+                       f"-{spec.margin} ({head})",
                        task=task, threshold=where)]
     if seq.finding == "futility":
         return [Reason("MC825", f"not shown non-inferior at margin {spec.margin}: stopped "

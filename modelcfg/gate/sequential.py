@@ -7,7 +7,9 @@ with n_k items, Z_k is the statistic for H0: Delta = -m and Z0_k the one for H0:
 * pass: Z_k >= c_k, O'Brien-Fleming boundaries c_k = C / sqrt(t_k) (t_k = n_k / n_K), C
   computed so that the chance of ever crossing at the null Delta = -m is alpha. The other
   rules are ignored for this (non-binding), so alpha holds whatever they do.
-* worse (a finding: the repeated confidence interval lies below 0): Z0_k <= -c_k.
+* worse (a finding: the repeated confidence interval lies below -m, the candidate is worse
+  by more than the margin): Z_k <= -c_k. A significant loss smaller than the margin is
+  what non-inferiority allows, so it is not a block. Z0_k is reported, not ruled on.
 * futility (not a finding about the candidate): Z_k <= a_k at an interim look, where a_k
   spends beta (1 - power) at Delta = 0 with a Lan-DeMets O'Brien-Fleming-type function for
   the drift the looks really have, margin sqrt(n_K) / sd0 (n_K the suite's items, sd0 the
@@ -384,8 +386,8 @@ class Look:
     n: int
     estimate: float
     se: float
-    z: float                  # against efficacy_z (pass) and futility_z (stop: not shown)
-    z_zero: float             # against worse_z: significantly worse than the baseline
+    z: float                  # against efficacy_z (pass), worse_z and futility_z
+    z_zero: float             # reported only: the statistic for Delta = 0
     efficacy_z: float
     futility_z: float
     worse_z: float
@@ -403,7 +405,7 @@ class SequentialResult:
 
     ``decision``: "pass", "block" or "undecided"; ``finding`` says why it stopped:
     "non-inferior" (pass), "worse" (a valid test found the candidate worse than the
-    baseline: the repeated confidence interval lies below 0), "futility" (non-inferiority
+    baseline by more than the margin: the repeated confidence interval lies below -margin), "futility" (non-inferiority
     is unlikely to be shown with the items left: not a finding about the candidate) or
     None. ``final`` is False when the items given ran out before the next look (evaluate
     more, call again: ``next_look_items``); an undecided result with ``final`` True means the
@@ -471,13 +473,15 @@ def futility_boundary(des: Design, k: int, sizes: tuple[int, ...], sd0: float
     return _futility_at(fractions, des.alpha, 1.0 - des.power, steps)[k], steps * THETA_STEP
 
 
-def finding(z: float, z_zero: float, c_k: float, futility: float, last: bool) -> str | None:
-    """The rule of one look: pass when Z >= c_k; "worse" when Z0 <= -c_k (the repeated
-    interval lies below 0); "futility" at an interim look when Z <= the futility boundary;
-    None: go on (or, at the last look, undecided). The benchmark calls this too."""
+def finding(z: float, c_k: float, futility: float, last: bool) -> str | None:
+    """The rule of one look, on Z = Z(-margin): pass when Z >= c_k; "worse" when Z <= -c_k
+    (the repeated interval lies below -margin: worse by more than the margin, which is what
+    non-inferiority forbids; a significant loss inside the margin is allowed, as the
+    thresholds say); "futility" at an interim look when Z <= the futility boundary; None:
+    go on (or, at the last look, undecided). The benchmark calls this too."""
     if z >= c_k:
         return "non-inferior"
-    if z_zero <= -c_k:
+    if z <= -c_k:
         return "worse"
     if not last and z <= futility:
         return "futility"
@@ -493,7 +497,7 @@ def look_at(des: Design, k: int, sizes: tuple[int, ...], efficacy: tuple[float, 
     look = Look(look=k + 1, n=sizes[k], estimate=est, se=se, z=z, z_zero=z0, efficacy_z=c_k,
                 futility_z=fut, worse_z=-c_k, rci_low=low, rci_high=high, lower_bound=low,
                 drift=drift, n01=counts[0], n10=counts[1])
-    return look, finding(z, z0, c_k, fut, k + 1 == len(sizes))
+    return look, finding(z, c_k, fut, k + 1 == len(sizes))
 
 
 def decide(des: Design, candidate: Sequence[float], baseline: Sequence[float], *,
