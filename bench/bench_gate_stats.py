@@ -375,12 +375,29 @@ def new_failure_miss() -> list[dict]:
 # --------------------------------------------------------------------------- main
 
 def render(rep: dict) -> str:
+    out = []
+    if "fixed_n" in rep:
+        out += _render_fixed(rep)
+    if "sequential" in rep:
+        out += _render_sequential(rep)
+    if "items" in rep:
+        out += _render_items(rep)
+    if "safety_floor" in rep:
+        out += _render_safety(rep)
+    return "\n".join(out)
+
+
+def _render_fixed(rep: dict) -> list[str]:
     out = ["(a) fixed n, exact false pass at Delta = -margin (5 pt, alpha 0.05)",
            f"{'n':>5} {'base':>5} {'rho':>9} {'Tango':>8} {'Wald':>8}"]
     for r in rep["fixed_n"]:
         out.append(f"{r['n']:5d} {r['p_base']:5.2f} {r['rho']:.1f}->{r['rho_used']:.2f} "
                    f"{r['tango']:8.4f} {r['wald']:8.4f}")
-    out += ["", f"(b) sequential K = {LOOKS}, false pass at Delta = -margin: exact, and Monte "
+    return out
+
+
+def _render_sequential(rep: dict) -> list[str]:
+    out = ["", f"(b) sequential K = {LOOKS}, false pass at Delta = -margin: exact, and Monte "
             "Carlo", f"{'n':>5} {'base':>5} {'rho':>9} {'exact':>8} {'MC':>8} {'+-se':>7} "
             f"{'items':>7}"]
     for r in rep["sequential"]:
@@ -389,7 +406,11 @@ def render(rep: dict) -> str:
                    f"{r['exact_mean_items']:7.1f}")
     out.append("cross-check with sequential.decide: " + ", ".join(
         f"n={c['n']}: {c['disagreements']}/{c['draws']}" for c in rep["cross_check"]))
-    out += ["", "(c) items to a decision (design with known sd, n_max looks)",
+    return out
+
+
+def _render_items(rep: dict) -> list[str]:
+    out = ["", "(c) items to a decision (design with known sd, n_max looks)",
             f"{'m':>5} {'base':>5} {'rho':>4} {'fixed n':>7} {'n_max':>6} "
             f"{'E[n] -2.5m':>10} {'x fixed':>7} {'exact':>7} {'pass -m':>8} {'pass 0':>7}"]
     for r in rep["items"]:
@@ -397,7 +418,11 @@ def render(rep: dict) -> str:
                    f"{r['n_fixed']:7d} {r['n_max']:6d} {r['clear']['mean_items']:10.1f} "
                    f"{r['clear']['x_fixed']:7.3f} {r['clear']['exact_x_fixed']:7.3f} "
                    f"{r['at_margin']['exact_pass']:8.4f} {r['zero']['exact_pass']:7.4f}")
-    out += ["", f"(d) safety at alpha {SAFETY_ALPHA}: floor (exact, every n 10..1000)"]
+    return out
+
+
+def _render_safety(rep: dict) -> list[str]:
+    out = ["", f"(d) safety at alpha {SAFETY_ALPHA}: floor (exact, every n 10..1000)"]
     for r in rep["safety_floor"]:
         out.append(f"floor {r['floor']}: max false pass {r['max']:.5f} at n = {r['at_n']}; "
                    + ", ".join(f"n={n}: {v:.4f}" for n, v in r["sample"].items()))
@@ -407,7 +432,7 @@ def render(rep: dict) -> str:
     out.append("no_new_failures: P(no new failure seen | share r newly fails) = (1 - r)^n: "
                + "; ".join(f"r={m['r']:.4f}: n=72 {m['72']:.3f}, n=300 {m['300']:.3f}"
                            for m in rep["new_failure_miss"]))
-    return "\n".join(out)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=1000,
                         help="draws per n re-decided by sequential.decide")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parts", default="fixed_n,sequential,items,safety",
+                        help="comma-separated subset of fixed_n, sequential, items, safety")
     parser.add_argument("--seed", type=int, default=20241)
     parser.add_argument("--out", help="also write the results as JSON to this path")
     args = parser.parse_args(argv)
@@ -426,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"setting": {"alpha": ALPHA, "margin": MARGIN, "looks": LOOKS, "power": POWER,
                           "safety_alpha": SAFETY_ALPHA, "draws": draws, "seed": args.seed},
               "python": platform.python_version(), "numpy": np.__version__}
+    parts = set(args.parts.split(","))
     for name, fn in (
             ("fixed_n", lambda: fixed_n(NS)),
             ("sequential", lambda: sequential_false_pass(NS, draws, args.seed, args.checks)),
@@ -434,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  else range(10, 101))),
             ("safety_noninferiority", lambda: noninferiority_sizes(ni_ns)),
             ("new_failure_miss", new_failure_miss)):
+        if (name if not name.startswith(("safety", "new_failure")) else "safety") not in parts:
+            continue
         start = time.perf_counter()
         value = fn()
         timings[name] = round(time.perf_counter() - start, 1)
