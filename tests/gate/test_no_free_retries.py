@@ -114,6 +114,8 @@ def attempt(repo: Repo, name: str, change, *, pr: str, labels=(), author="arith-
 
 
 def test_after_k_blocked_attempts_an_agents_next_attempt_needs_a_maintainer_label(repo):
+    committed = (repo.path / "evals/ledger.jsonl").read_text().splitlines()
+    last = len(committed)  # the committed ledger: the adapter's promotions (seq 1..last)
     for n in range(3):  # the shipped contract's agents.max_failed_attempts is the default 3
         report = attempt(repo, f"fail-{n}", LEAVE_OUT_SAFETY, pr=str(40 + n))
         assert report["verdict"] == "block" and codes(report) == {"MC817"}
@@ -126,10 +128,10 @@ def test_after_k_blocked_attempts_an_agents_next_attempt_needs_a_maintainer_labe
     assert "maintainer-approved" in reason["message"]
     assert refused["attempts"]["tiny-arith"] == {
         "lineage": ["tiny-arith"], "failed_since_promotion": 3, "limit": 3,
-        "since_ledger_seq": 1, "failed_ledger_seqs": [2, 3, 4]}
+        "since_ledger_seq": last, "failed_ledger_seqs": [last + 1, last + 2, last + 3]}
     # A refusal is not judged, so not recorded: the ledger holds the 3 attempts only.
     ledger = (repo.path / "evals/ledger.jsonl").read_text().splitlines()
-    assert [json.loads(line)["action"] for line in ledger] == ["promote"] + ["attempt"] * 3
+    assert [json.loads(line)["action"] for line in ledger] == ["promote"] * last + ["attempt"] * 3
     approved = attempt(repo, "approved", plain, pr="44", labels=["Maintainer-Approved"])
     assert approved["verdict"] == "pass"
     assert approved["attempts"]["tiny-arith"]["approved_by"] == "Maintainer-Approved"
