@@ -139,9 +139,19 @@ def _cost_lines(cfg: dict) -> list[str]:
                    f"{_num((measured.get('peak_memory_bytes') or 0) / 2**20, '{:.0f}')} MiB, "
                    f"eval {_num(measured.get('eval_tokens_per_second'), '{:.0f}')} tokens/s")
     if cost.get("eval_items_available"):
-        out.append(f"- evaluated {cost['eval_items']:,} of {cost['eval_items_available']:,} "
-                   "items (sequential early stopping)")
+        out.append(_items_line(cfg, cost))
     return out
+
+
+def _items_line(cfg: dict, cost: dict) -> str:
+    """How many items the decision used (early stopping) and how many were evaluated: a
+    passing change is evaluated on every item afterwards, for its evidence."""
+    decided = sum(t.get("items_used") or 0 for t in cfg.get("tasks", {}).values())
+    line = (f"- decided on {decided:,} of {cost['eval_items_available']:,} items "
+            "(sequential early stopping)")
+    if cost["eval_items"] > decided:
+        line += f"; all {cost['eval_items']:,} evaluated for the evidence"
+    return line
 
 
 def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[str, float]]]:

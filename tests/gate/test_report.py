@@ -55,3 +55,13 @@ def test_gate_json_is_strict_json_without_nan():
     text = dumps(REPORT)
     assert "NaN" not in text
     assert json.loads(text)["configs"][0]["tasks"]["arith_gen"]["ci_high"] is None
+
+
+def test_the_items_line_tells_the_decision_from_the_evidence():
+    report = json.loads(json.dumps(REPORT).replace("NaN", "null"))
+    cost = report["configs"][0]["cost"]
+    cost.update({"eval_items": 1000, "eval_items_available": 1000})  # completed for evidence
+    assert ("- decided on 152 of 1,000 items (sequential early stopping); all 1,000 "
+            "evaluated for the evidence") in render(report)
+    cost["eval_items"] = 152  # a block stops evaluating
+    assert "- decided on 152 of 1,000 items (sequential early stopping)\n" in render(report)
