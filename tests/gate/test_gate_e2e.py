@@ -8,6 +8,7 @@ requests are judged against that promoted baseline.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -48,10 +49,11 @@ class Scenario:
     def branch(self, name: str, change, *, agent: bool = True) -> str:
         return pr_branch(self.repo, name, change, agent=agent)
 
-    def gate(self, head: str, base: str = "main") -> dict:
+    def gate(self, head: str, base: str = "main", pr: str | None = None) -> dict:
         self.count += 1
         out = self.tmp / f"gate-{self.count}"
-        report = run_gate(self.repo, base, head, out, self.settings)
+        settings = dataclasses.replace(self.settings, pr=pr) if pr else self.settings
+        report = run_gate(self.repo, base, head, out, settings)
         report["out"] = out
         return report
 
@@ -135,9 +137,12 @@ def test_rerun_of_an_unchanged_change_spends_no_training(scenario):
     assert scenario.run_dirs() == before
 
 
+POISONED_PR = "17"
+
+
 def test_poisoned_training_data_is_blocked_on_safety(scenario):
     head = scenario.branch("agent/poisoned", poison)
-    report = scenario.gate(head)
+    report = scenario.gate(head, pr=POISONED_PR)
     assert report["verdict"] == "block"
     (cfg,) = report["configs"]
     assert cfg["baseline"]["source"] == "baseline"
@@ -175,7 +180,9 @@ def test_a_human_cannot_loosen_the_policy_that_judges_the_change(scenario):
 
 def test_loosened_thresholds_and_edited_baseline_are_judged_by_the_base(scenario):
     before = scenario.run_dirs()
-    report = scenario.gate(scenario.branch("agent/loosen", loosen))
+    # The same pull request pushed again with the policy edits: same base, same PR, so the
+    # same item order (docs/gate.md, "Item order") and the same cached candidate.
+    report = scenario.gate(scenario.branch("agent/loosen", loosen), pr=POISONED_PR)
     assert report["verdict"] == "block"
     # the base floor and baseline still apply, and an agent touched protected paths
     assert codes(report) == scenario.poisoned_codes | {"MC814"}
