@@ -42,3 +42,17 @@ def missing_extra(exc: BaseException) -> UserError | None:
     top = (exc.name or "").split(".")[0]
     extra = next((e for e, modules in EXTRAS.items() if top in modules), None)
     return None if extra is None else _error("this command", extra, [top])
+
+
+def versions(*distributions: str) -> dict[str, str | None]:
+    """The installed version of each distribution (None when not installed): what runs,
+    fingerprints and the tiny model's build record."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in distributions:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out

@@ -31,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from modelcfg.core.extras import versions
 from modelcfg.tiny import synthetic
 
 TINY_VERSION = 1
@@ -53,15 +54,7 @@ BUILD_FILE = "build.json"
 
 
 def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in ("torch", "transformers", "tokenizers"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+    return versions("torch", "transformers", "tokenizers")
 
 
 def recipe_hash() -> str:

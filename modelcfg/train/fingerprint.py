@@ -20,7 +20,6 @@ editing it does). Fields that only describe, evaluate or cap a run are left out.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from modelcfg.config.model import (
@@ -31,6 +30,7 @@ from modelcfg.config.model import (
     ResolvedAdapter,
     result_fields,
 )
+from modelcfg.core.extras import versions
 from modelcfg.core.hashing import canonical_json, hash_tree, sha256_bytes
 
 VERSIONED = ("modelcfg", "torch", "transformers", "peft")
@@ -42,14 +42,7 @@ NON_RESULT_DATASET_FIELDS = ("path", "examples", "abs_path")
 
 def library_versions(method: str) -> dict[str, str | None]:
     """Versions of the libraries whose code shapes the trained weights (trl for DPO)."""
-    names = VERSIONED + (("trl",) if method == "dpo" else ())
-    out = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    return versions(*VERSIONED, *(("trl",) if method == "dpo" else ()))
 
 
 def base_revision(model: Model, root: str | Path = ".") -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modelcfg.core.extras import versions
 from modelcfg.core.hashing import canonical_json, hash_tree, sha256_bytes, sha256_file
 from modelcfg.train.fingerprint import fingerprint_inputs
 
@@ -30,20 +31,14 @@ def hardware(device: str) -> dict:
     """What the run ran on: the device, torch's CPU kernel level (the same recipe gives
     other weights under another one), the CPU and GPU model, and the library versions."""
     import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     import torch
 
-    versions = {}
-    for name in ("torch", "transformers", "peft"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
+    libraries = versions("torch", "transformers", "peft")
     return {"device": device, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "cpu": _cpu_model() or platform.processor() or platform.machine(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "versions": versions}
+            "versions": libraries}
 
 
 def _cpu_model() -> str | None:
