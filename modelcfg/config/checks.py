@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 
-from modelcfg.config import cost, families
+from modelcfg.config import cost, families, lmeval_checks
 from modelcfg.config.builtin import BUILTIN
 from modelcfg.config.coverage import coverage_problems, unknown_required_suites
 from modelcfg.config.lineage import replaces_problems
 from modelcfg.config.model import Adapter, Caps, Contract, Thresholds
 from modelcfg.config.schema import suggest
 from modelcfg.config.tasks import task_config, task_data
-from modelcfg.config.threshold_checks import direction_problems, size_problems
+from modelcfg.config.threshold_checks import (
+    direction_problems,
+    metric_problems,
+    size_problems,
+)
 from modelcfg.config.trees import PathProblem
 from modelcfg.config.workspace import Document, Workspace
 from modelcfg.core import globs
@@ -42,6 +46,7 @@ class Checker:
         self._task_configs: dict[str, dict | None] = {}
         self.policy: Contract | None = None  # the valid contract, typed (set by run)
         self.rules: Thresholds | None = None  # the valid thresholds, typed (set by run)
+        self.thresholds_path: str | None = None
 
     def add(self, doc: Document, path: tuple, code: str, message: str) -> None:
         line, col = doc.locate(*path)
@@ -55,6 +60,7 @@ class Checker:
         self.policy = Contract.from_document(contract.data) if contract is not None else None
         self.rules = (Thresholds.from_document(thresholds.data)
                       if thresholds is not None and thresholds.valid else None)
+        self.thresholds_path = thresholds.path if thresholds is not None else None
         if contract is not None and self.in_focus(contract):
             self.check_required_suites(contract)
         for doc in self.ws.documents:
@@ -325,31 +331,52 @@ class Checker:
 
     def check_suite(self, doc: Document) -> None:
         for i, task in enumerate(doc.data["tasks"]):
-            if task.startswith("lm-eval:"):
-                continue
-            self.check_task(doc, ("tasks", i), task)
+            if lmeval_checks.is_standard(task):
+                known = self.check_standard_task(doc, ("tasks", i), task)
+            else:
+                known = self.check_task(doc, ("tasks", i), task)
+            if known:
+                self.check_judged(doc, ("tasks", i), task)
 
-    def check_task(self, doc: Document, where: tuple, task: str) -> None:
+    def check_standard_task(self, doc: Document, where: tuple, task: str) -> bool:
+        """MC333 for an ``lm-eval:`` name the pinned lm-eval has no task for."""
+        problem = lmeval_checks.name_problem(task)
+        if problem is not None:
+            self.add(doc, where, "MC333", problem)
+        return problem is None
+
+    def check_judged(self, doc: Document, where: tuple, task: str) -> None:
+        """MC335 for a suite task the (valid) thresholds do not judge: the gate would refuse
+        it (MC816) after training; validate says so first."""
+        if self.rules is None or self.rules.rule(task) is not None:
+            return
+        self.add(doc, where, "MC335", f"task {task!r} has no entry in the thresholds "
+                 f"({self.thresholds_path}); the gate judges no task without a rule (MC816): "
+                 f"add one under tasks: or safety: naming its metric"
+                 f"{lmeval_checks.metrics_hint(task)}")
+
+    def check_task(self, doc: Document, where: tuple, task: str) -> bool:
         try:
             exists = self.ws.tree.is_dir(f"evals/tasks/{task}")
         except PathProblem as exc:
             self.add(doc, where, "MC308", str(exc))
-            return
+            return False
         if not exists:
             known = local_tasks(self.ws)
             self.add(doc, where, "MC307", f"eval task {task!r} not found in evals/tasks/"
                      f"{suggest(task, known)}")
-            return
+            return False
         data = self.task_items(task)
         if data is not None and data[1] == 0:
             self.add(doc, where, "MC320", f"eval task {task!r} has no items: "
                      f"{', '.join(data[0])} {'is' if len(data[0]) == 1 else 'are'} empty; "
                      "add items or remove the task from the suite")
+        return True
 
     def task_config(self, task: str) -> dict | None:
         """A local task's YAML config (read once), or None."""
         if task not in self._task_configs:
-            known = not task.startswith("lm-eval:")
+            known = not lmeval_checks.is_standard(task)
             self._task_configs[task] = task_config(self.ws.tree, task) if known else None
         return self._task_configs[task]
 
@@ -371,6 +398,7 @@ class Checker:
                              "which no eval suite runs"
                              f"{suggest(task, suite_tasks)}")
         self.problems += direction_problems(doc, self.task_config)
+        self.problems += metric_problems(doc)
         if self.warnings and self.rules is not None:
             self.problems += size_problems(doc, self.rules, self.items, self.task_config)
         self.check_drift_caps(doc)

@@ -2,9 +2,11 @@
 without lm-eval: the direction of each metric (MC323, an error) and whether each task has
 the items to show what its thresholds ask (MC324, a warning).
 
-Direction: lm-eval records ``higher_is_better`` per metric (the task YAML's ``metric_list``);
-the gate judges by it. A thresholds entry may write ``higher_is_better`` as a cross-check;
-when it disagrees with the task YAML, the thresholds are wrong about what they judge.
+Direction: lm-eval records ``higher_is_better`` per metric (the task YAML's ``metric_list``;
+for a standard ``lm-eval:`` task, the committed index of the pinned lm-eval); the gate judges
+by it. A thresholds entry may write ``higher_is_better`` as a cross-check; when it disagrees,
+the thresholds are wrong about what they judge. The metric of a standard task must be one
+lm-eval reports for it (MC334).
 
 Size: see :mod:`modelcfg.config.power`. Tasks whose items cannot be counted here (no data
 file named, a standard ``lm-eval:`` task) are not checked.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from modelcfg.config import lmeval_checks
 from modelcfg.config.model import CAPABILITY, Thresholds
 from modelcfg.config.tasks import metric_directions, recorded_direction
 from modelcfg.config.workspace import Document
@@ -34,17 +37,39 @@ def direction_problems(doc: Document, config_of: Callable[[str], dict | None]
     for section in SECTIONS:
         for task, entry in (doc.data.get(section) or {}).items():
             declared = entry.get("higher_is_better") if isinstance(entry, dict) else None
-            config = config_of(task) if isinstance(declared, bool) else None
-            if config is None:
+            if not isinstance(declared, bool):
                 continue
-            recorded = recorded_direction(metric_directions(config), entry["metric"])
+            if lmeval_checks.is_standard(task):
+                directions = lmeval_checks.directions(task)
+                where, fix = "lm-eval's metric_list", "remove higher_is_better here"
+            else:
+                config = config_of(task)
+                directions = None if config is None else metric_directions(config)
+                where = f"its metric_list (evals/tasks/{task}/)"
+                fix = "remove higher_is_better here or fix the task"
+            recorded = None if directions is None else recorded_direction(directions,
+                                                                          entry["metric"])
             if recorded is not None and recorded != declared:
                 line, col = doc.locate(section, task, "higher_is_better")
                 out.append(Problem(doc.path, line, col, "MC323", (
                     f"higher_is_better: {str(declared).lower()} for {entry['metric']!r}, but "
-                    f"task {task!r} records higher_is_better: {str(recorded).lower()} in its "
-                    f"metric_list (evals/tasks/{task}/); the gate judges by lm-eval's "
-                    "direction: remove higher_is_better here or fix the task")))
+                    f"task {task!r} records higher_is_better: {str(recorded).lower()} in "
+                    f"{where}; the gate judges by lm-eval's direction: {fix}")))
+    return out
+
+
+def metric_problems(doc: Document) -> list[Problem]:
+    """MC334 at each thresholds ``metric`` of a standard ``lm-eval:`` task that the pinned
+    lm-eval does not report for it (the index lists the valid ones)."""
+    out = []
+    for section in SECTIONS:
+        for task, entry in (doc.data.get(section) or {}).items():
+            if not lmeval_checks.is_standard(task) or not isinstance(entry, dict):
+                continue
+            problem = lmeval_checks.metric_problem(task, entry["metric"])
+            if problem is not None:
+                line, col = doc.locate(section, task, "metric")
+                out.append(Problem(doc.path, line, col, "MC334", problem))
     return out
 
 

@@ -78,6 +78,10 @@ CODES: dict[str, str] = {
     "MC324": ("(warning) a task too small for its thresholds: no planned power to show "
               "non-inferiority at its margin when the candidate equals its baseline, or a "
               "safety task a perfect candidate cannot pass the exact floor with"),
+    "MC333": ("an lm-eval:<name> suite entry that is not a task of the pinned lm-eval (unknown,"
+              " or a group or tag)"),
+    "MC334": "a thresholds metric that the standard lm-eval task does not report",
+    "MC335": "a suite task with no entry in the thresholds (the gate would refuse it: MC816)",
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
