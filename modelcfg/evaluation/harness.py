@@ -10,8 +10,18 @@ Items can be evaluated in batches in a fixed random order (``order_seed``, ``off
 ``limit``); :func:`merge_results` joins the batches' results files.
 
 Task names: a local task ``arith_gen`` lives in ``<tasks_dir>/arith_gen/``; ``lm-eval:<name>``
-names a task shipped with lm-eval (needs hub access). Only the folders of the requested local
-tasks are indexed, and lm-eval's own ~10k task YAMLs only when a standard task is asked for.
+names a task shipped with lm-eval. One naming rule, end to end: results files, task facts,
+baselines and the gate key every task by its suite name, so a standard task is
+``lm-eval:arc_easy`` everywhere (a group or tag a caller names expands to
+``lm-eval:<task>`` per task). Only the folders of the requested local tasks are indexed, and
+for standard tasks only their folders under ``lm_eval/tasks/`` (found in the committed index,
+:mod:`modelcfg.config.lmeval_index`); all ~13,000 of lm-eval's task YAMLs only for a group, a
+tag, or an lm-eval the index was not made from.
+
+Standard tasks read their dataset from the Hugging Face hub. Offline (``HF_HUB_OFFLINE`` or
+``HF_DATASETS_OFFLINE``), a dataset already in the hub cache (a snapshot under
+``datasets--<owner>--<name>/snapshots/``, found through ``refs/``) is read from there; the
+results record the hub id, so they compare with results made online.
 
 torch, transformers, peft and lm_eval are imported inside the functions that use them, so
 importing this module is cheap.
@@ -134,7 +144,7 @@ def task_facts(tasks: Sequence[str], tasks_dir: Path) -> dict[str, dict]:
     second."""
     from lm_eval.utils import handle_non_serializable, hash_string
 
-    _, _, loaded, _ = _loaded_tasks(tasks, tasks_dir)
+    _, _, loaded, _, _ = _loaded_tasks(tasks, tasks_dir)
     return {name: {
         "doc_hashes": {str(i): hash_string(json.dumps(doc, indent=2, ensure_ascii=False,
                                                       default=handle_non_serializable))
@@ -162,7 +172,8 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     model_path = _checked_dir(model_path, "config.json", "MC601", "model")
     if adapter_path is not None:
         adapter_path = _checked_dir(adapter_path, "adapter_config.json", "MC603", "adapter")
-    lm_eval, task_manager, loaded, local = _loaded_tasks(tasks, tasks_dir, offline=True)
+    lm_eval, task_manager, loaded, local, hub_ids = _loaded_tasks(tasks, tasks_dir,
+                                                                   offline=True)
     for task in loaded.values():
         if task.get_config("num_fewshot") is None:
             task.set_config(key="num_fewshot", value=0)
@@ -177,16 +188,17 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     meter = _GenerationMeter(lm)
     # Always sorted ids: lm-eval maps the k-th selected doc back to samples[k].
     samples = None if selected[next(iter(to_run))] is None else {
-        name: selected[name] for name in to_run}
+        task.task_name: selected[name] for name, task in to_run.items()}
     raw = lm_eval.simple_evaluate(model=lm, tasks=list(to_run.values()), samples=samples,
                                   bootstrap_iters=0, log_samples=True,
                                   task_manager=task_manager)
     results = _results_header(lm_eval.__version__, model_path, adapter_path, model_fingerprint,
                               order_seed, offset, limit)
     for name, task in loaded.items():
-        logged = raw["samples"].get(name, []) if name in to_run else []
+        logged = raw["samples"].get(task.task_name, []) if name in to_run else []
         results["tasks"][name] = _task_result(task, "local" if name in local else "lm-eval",
-                                              logged, raw["results"].get(name, {}))
+                                              logged, raw["results"].get(task.task_name, {}),
+                                              hub_ids.get(name))
     wall = time.perf_counter() - started
     results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
     write_results(results, out_path)
@@ -195,7 +207,9 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
 
 def _loaded_tasks(tasks: Sequence[str], tasks_dir: Path, offline: bool = False):
     """lm-eval, a TaskManager that indexed only what ``tasks`` need, the loaded tasks by
-    name, and the local task names. With ``offline``, local-only runs are kept off the hub."""
+    suite name (``lm-eval:<task>`` for standard ones), the local task names, and for each
+    standard task read from the hub cache its config's hub ``dataset_path`` (and
+    ``dataset_kwargs``). With ``offline``, local-only runs are kept off the hub."""
     include, with_defaults = task_index_args(tasks, tasks_dir)
     local, standard = split_task_names(tasks)
     if offline and not standard:
@@ -203,8 +217,82 @@ def _loaded_tasks(tasks: Sequence[str], tasks_dir: Path, offline: bool = False):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     lm_eval, task_manager_cls, _ = _import_lm_eval()
+    folders = _standard_folders(standard, lm_eval)
+    if folders is not None:
+        include, with_defaults = include + folders, False
     task_manager = task_manager_cls(include_path=include or None, include_defaults=with_defaults)
-    return lm_eval, task_manager, _load_tasks(task_manager, local, standard, tasks_dir), local
+    specs, hub_ids = _standard_specs(task_manager, standard)
+    loaded = _load_tasks(task_manager, local, standard, tasks_dir, specs)
+    named = {(name if name in local else STANDARD_PREFIX + name): task
+             for name, task in loaded.items()}
+    return lm_eval, task_manager, named, local, {
+        STANDARD_PREFIX + name: hub for name, hub in hub_ids.items()}
+
+
+def _standard_folders(standard: list[str], lm_eval) -> list[str] | None:
+    """The folders under ``lm_eval/tasks/`` that define the standard tasks asked for, from
+    the committed index; None (index every task) for a group, a tag, an unknown name or an
+    lm-eval the index was not made from."""
+    if not standard:
+        return None
+    from modelcfg.config import lmeval_index
+
+    if lmeval_index.version() != lm_eval.__version__:
+        return None
+    folders = [lmeval_index.folder(name) for name in standard]
+    if None in folders:
+        return None
+    root = Path(lm_eval.__file__).resolve().parent / "tasks"
+    return sorted({str(root / folder) for folder in folders})
+
+
+def _standard_specs(task_manager, standard: list[str]) -> tuple[dict, dict[str, str]]:
+    """Offline, each standard task whose hub dataset is in the hub cache as its full config
+    with ``dataset_path`` the cached snapshot (datasets itself will not look there offline),
+    and the hub id it stands for; other names load as lm-eval has them."""
+    if not standard or not _offline():
+        return {}, {}
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    specs, hub_ids = {}, {}
+    for name in standard:
+        entry = task_manager.task_index.get(name)
+        cfg = getattr(entry, "cfg", None) or {}
+        if entry is None or entry.yaml_path is None or "task" not in cfg:
+            continue
+        full = load_yaml(entry.yaml_path, resolve_func=True)
+        kwargs = full.get("dataset_kwargs")
+        revision = kwargs.get("revision") if isinstance(kwargs, dict) else None
+        snapshot = _hub_snapshot(full.get("dataset_path"), revision)
+        if snapshot is None:
+            continue
+        specs[name] = {**full, "dataset_path": snapshot}
+        if revision is not None:  # the snapshot is that revision
+            specs[name]["dataset_kwargs"] = {k: v for k, v in kwargs.items() if k != "revision"}
+        hub_ids[name] = {k: full[k] for k in ("dataset_path", "dataset_kwargs") if k in full}
+    return specs, hub_ids
+
+
+def _offline() -> bool:
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+               for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _hub_snapshot(repo_id, revision: str | None) -> str | None:
+    """The hub cache's snapshot folder of dataset ``repo_id`` at ``revision`` (default
+    ``main``, through ``refs/``), or None when it is not cached (or not a hub id)."""
+    if not isinstance(repo_id, str) or Path(repo_id).exists():
+        return None
+    from huggingface_hub import snapshot_download
+
+    # The cache as the environment names it now (huggingface_hub reads it once, at import).
+    home = os.environ.get("HF_HOME")
+    cache = os.environ.get("HF_HUB_CACHE") or (str(Path(home) / "hub") if home else None)
+    try:
+        return snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                 cache_dir=cache, local_files_only=True)
+    except Exception:  # not cached, or not a hub id: lm-eval / datasets report it
+        return None
 
 
 def _model(model_path: Path, adapter_path: Path | None, batch_size, device: str, dtype: str):
@@ -254,7 +342,10 @@ def _import_lm_eval():
     return lm_eval, TaskManager, HFLM
 
 
-def _load_tasks(task_manager, local: list[str], standard: list[str], tasks_dir: Path) -> dict:
+def _load_tasks(task_manager, local: list[str], standard: list[str], tasks_dir: Path,
+                specs: dict | None = None) -> dict:
+    """The tasks by lm-eval name; ``specs``: a config to load a standard task from instead
+    of its name (:func:`_standard_specs`)."""
     for name in local:
         if name not in task_manager.all_tasks:
             raise UserError("MC602", f"unknown task {name!r}: its folder has no task YAML "
@@ -262,10 +353,12 @@ def _load_tasks(task_manager, local: list[str], standard: list[str], tasks_dir: 
     for name in standard:
         if name not in task_manager.all_tasks:
             raise UserError("MC605", f"lm-eval has no task, group or tag named {name!r}")
-    return task_manager.load(local + standard)["tasks"]
+    specs = specs or {}
+    return task_manager.load(local + [specs.get(name, name) for name in standard])["tasks"]
 
 
-def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
+def _task_result(task, source: str, logged: list[dict], reported: dict,
+                 hub: dict | None = None) -> dict:
     per_doc: dict[int, dict] = {}
     for sample in logged:
         entry = per_doc.setdefault(sample["doc_id"], {"doc_hash": sample["doc_hash"],
@@ -286,11 +379,18 @@ def _task_result(task, source: str, logged: list[dict], reported: dict) -> dict:
     return {
         "source": source,
         "version": version.get("version") if isinstance(version, dict) else None,
-        "config_hash": config_hash(task.dump_config()),
+        "config_hash": config_hash(_as_on_the_hub(task.dump_config(), hub)),
         "n_docs": len(task.eval_docs),
         "metrics": metrics,
         "samples": {str(d): per_doc[d] for d in doc_ids},
     }
+
+
+def _as_on_the_hub(config: dict, hub: dict | None) -> dict:
+    """A task config read from a hub cache snapshot as lm-eval has it (the hub id and its
+    revision, not the machine's cache path), so its hash is the same as a run that
+    downloaded the data."""
+    return config if hub is None else {**config, **hub}
 
 
 def _quiet_progress(lm) -> None:

@@ -27,15 +27,16 @@ DATA = Path(__file__).resolve().parents[1] / "config" / "data" / INDEX_FILE
 MEMBERS = 3
 
 
-def build() -> dict:
-    """The index of the installed lm-eval (imports it; tens of seconds)."""
+def build(manager=None) -> dict:
+    """The index of the installed lm-eval (imports it; tens of seconds). ``manager``: an
+    lm-eval ``TaskManager`` over its built-in tasks only, when the caller has one."""
     import lm_eval
     from lm_eval.api.registry import DEFAULT_METRIC_REGISTRY, is_higher_better
     from lm_eval.tasks import TaskManager
     from lm_eval.tasks._index import Kind
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-metric default warnings
-    manager = TaskManager()
+    manager = TaskManager() if manager is None else manager
     root = Path(lm_eval.__file__).resolve().parent / "tasks"
     tasks, groups, tags = {}, {}, {}
     for name, entry in sorted(manager.task_index.items()):
@@ -112,6 +113,17 @@ def encode(index: dict) -> bytes:
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
+def check(index: dict, path: Path) -> int:
+    """0 when the index file at ``path`` holds ``index``, else 1 (with what to run)."""
+    committed = json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else None
+    if committed != json.loads(json.dumps(index)):
+        print(f"{path} is out of date for lm-eval {index['lm_eval_version']}: run "
+              "python -m modelcfg.evaluation.lmeval_index", file=sys.stderr)
+        return 1
+    print(f"{path}: up to date (lm-eval {index['lm_eval_version']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelcfg.evaluation.lmeval_index",
                                      description=__doc__.split("\n\n")[0])
@@ -120,22 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DATA, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     index = build()
-    data = encode(index)
     if args.check:
-        committed = json.loads(gzip.decompress(args.out.read_bytes())) \
-            if args.out.is_file() else None
-        if committed != json.loads(json.dumps(index)):
-            print(f"{args.out} is out of date for lm-eval {index['lm_eval_version']}: "
-                  "run python -m modelcfg.evaluation.lmeval_index", file=sys.stderr)
-            return 1
-        print(f"{args.out}: up to date (lm-eval {index['lm_eval_version']})")
-        return 0
+        return check(index, args.out)
+    data = encode(index)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)
     print(f"wrote {args.out} ({len(index['tasks'])} tasks, {len(index['groups'])} groups, "
           f"{len(index['tags'])} tags; lm-eval {index['lm_eval_version']}; {len(data):,} bytes)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
