@@ -347,7 +347,7 @@ class Checker:
 
     def check_judged(self, doc: Document, where: tuple, task: str) -> None:
         """MC335 for a suite task the (valid) thresholds do not judge: the gate would refuse
-        it (MC816) after training; validate says so first."""
+        it (MC816); validate says so first, where the suite names it."""
         if self.rules is None or self.rules.rule(task) is not None:
             return
         self.add(doc, where, "MC335", f"task {task!r} has no entry in the thresholds "
