@@ -40,6 +40,9 @@ def repo_with(tmp: Path, thresholds: str, t1: int = 400, t2: int = 400,
     task_files(repo, "t2", t2, "refusal_rate", t2_hib)
     (repo / "evals/thresholds.yaml").write_text(
         "apiVersion: modelcfg/v1\nkind: Thresholds\nname: t\n" + thresholds)
+    # Only the two local tasks: every suite task needs a thresholds entry (MC335).
+    (repo / "evals/suites/cap.yaml").write_text(
+        "apiVersion: modelcfg/v1\nkind: EvalSuite\nname: cap\ntasks: [t1, t2]\n")
     return repo
 
 
