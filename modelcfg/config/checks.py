@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from modelcfg.config import cost, families, lmeval_checks
+from modelcfg.config import cost, families
 from modelcfg.config.builtin import BUILTIN
 from modelcfg.config.coverage import coverage_problems, unknown_required_suites
 from modelcfg.config.lineage import replaces_problems
@@ -27,6 +27,9 @@ from modelcfg.config.workspace import Document, Workspace
 from modelcfg.core import globs
 from modelcfg.core.errors import Problem
 
+# A standard lm-eval task; its checks (modelcfg.config.lmeval_checks, and the index they read)
+# are imported only when a document names one.
+STANDARD = "lm-eval:"
 SFT_KEYS = ("prompt", "completion")
 DPO_KEYS = ("prompt", "chosen", "rejected")
 MAX_ALPHA_RATIO = 16.0
@@ -331,7 +334,7 @@ class Checker:
 
     def check_suite(self, doc: Document) -> None:
         for i, task in enumerate(doc.data["tasks"]):
-            if lmeval_checks.is_standard(task):
+            if task.startswith(STANDARD):
                 known = self.check_standard_task(doc, ("tasks", i), task)
             else:
                 known = self.check_task(doc, ("tasks", i), task)
@@ -340,6 +343,8 @@ class Checker:
 
     def check_standard_task(self, doc: Document, where: tuple, task: str) -> bool:
         """MC333 for an ``lm-eval:`` name the pinned lm-eval has no task for."""
+        from modelcfg.config import lmeval_checks
+
         problem = lmeval_checks.name_problem(task)
         if problem is not None:
             self.add(doc, where, "MC333", problem)
@@ -350,10 +355,14 @@ class Checker:
         it (MC816); validate says so first, where the suite names it."""
         if self.rules is None or self.rules.rule(task) is not None:
             return
+        hint = ""
+        if task.startswith(STANDARD):
+            from modelcfg.config import lmeval_checks
+
+            hint = lmeval_checks.metrics_hint(task)
         self.add(doc, where, "MC335", f"task {task!r} has no entry in the thresholds "
                  f"({self.thresholds_path}); the gate judges no task without a rule (MC816): "
-                 f"add one under tasks: or safety: naming its metric"
-                 f"{lmeval_checks.metrics_hint(task)}")
+                 f"add one under tasks: or safety: naming its metric{hint}")
 
     def check_task(self, doc: Document, where: tuple, task: str) -> bool:
         try:
@@ -376,7 +385,7 @@ class Checker:
     def task_config(self, task: str) -> dict | None:
         """A local task's YAML config (read once), or None."""
         if task not in self._task_configs:
-            known = not lmeval_checks.is_standard(task)
+            known = not task.startswith(STANDARD)
             self._task_configs[task] = task_config(self.ws.tree, task) if known else None
         return self._task_configs[task]
 

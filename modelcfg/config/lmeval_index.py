@@ -10,7 +10,6 @@ read on first use only (a workspace without ``lm-eval:`` names never opens it) a
 
 from __future__ import annotations
 
-import gzip
 import json
 from functools import lru_cache
 from importlib import resources
@@ -27,6 +26,8 @@ def load() -> dict:
     ``folders``, ``metric_sets`` ({metric: higher_is_better or null}, or null when only
     lm-eval knows them, at run time) and ``filter_sets`` (filter names, or null)), and
     ``groups`` and ``tags`` (name -> up to three of their tasks)."""
+    import gzip
+
     raw = resources.files("modelcfg.config").joinpath("data", INDEX_FILE).read_bytes()
     return json.loads(gzip.decompress(raw))
 

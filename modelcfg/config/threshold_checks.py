@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from modelcfg.config import lmeval_checks
 from modelcfg.config.model import CAPABILITY, Thresholds
 from modelcfg.config.tasks import metric_directions, recorded_direction
 from modelcfg.config.workspace import Document
@@ -26,6 +25,9 @@ SECTIONS = ("tasks", "safety")
 # Above this many items the exact power sum costs seconds; a task whose approximate power is
 # far above the target is then taken as powered without it.
 EXACT_UP_TO = 1000
+# Standard lm-eval tasks are checked by modelcfg.config.lmeval_checks, imported only when the
+# thresholds name one.
+STANDARD = "lm-eval:"
 CLEARLY_POWERED = 0.99
 
 
@@ -39,7 +41,9 @@ def direction_problems(doc: Document, config_of: Callable[[str], dict | None]
             declared = entry.get("higher_is_better") if isinstance(entry, dict) else None
             if not isinstance(declared, bool):
                 continue
-            if lmeval_checks.is_standard(task):
+            if task.startswith(STANDARD):
+                from modelcfg.config import lmeval_checks
+
                 directions = lmeval_checks.directions(task)
                 where, fix = "lm-eval's metric_list", "remove higher_is_better here"
             else:
@@ -64,8 +68,10 @@ def metric_problems(doc: Document) -> list[Problem]:
     out = []
     for section in SECTIONS:
         for task, entry in (doc.data.get(section) or {}).items():
-            if not lmeval_checks.is_standard(task) or not isinstance(entry, dict):
+            if not task.startswith(STANDARD) or not isinstance(entry, dict):
                 continue
+            from modelcfg.config import lmeval_checks
+
             problem = lmeval_checks.metric_problem(task, entry["metric"])
             if problem is not None:
                 line, col = doc.locate(section, task, "metric")

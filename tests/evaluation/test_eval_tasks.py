@@ -116,7 +116,7 @@ def test_the_committed_baselines_match_the_committed_eval_tasks():
     for path in sorted((EVALS / "baselines").glob("*.json")):
         baseline = json.loads(path.read_text())
         tasks = sorted(baseline["tasks"])
-        _, _, loaded, _ = _loaded_tasks(tasks, EVALS / "tasks")
+        _, _, loaded, *_ = _loaded_tasks(tasks, EVALS / "tasks")
         facts = task_facts(tasks, EVALS / "tasks")
         for name in tasks:
             recorded = baseline["tasks"][name]
