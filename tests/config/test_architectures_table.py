@@ -30,3 +30,21 @@ def test_layers_expand_to_the_declared_count():
     assert ds["model.layers.0.mlp"] == "DeepseekV3MLP"
     assert ds["model.layers.4.mlp"] == "DeepseekV3MoE"
     assert table.modules("llama") == table.architecture("llama").rows
+
+
+def test_train_refuses_a_checkpoint_of_another_model_type(tmp_path):
+    """MC509 before any weight loads: the checkpoint's config.json model_type is checked."""
+    pytest.importorskip("transformers")
+    from modelcfg.config.model import Model
+    from modelcfg.core.errors import UserError
+    from modelcfg.train.base_model import check_model_type
+
+    build.tiny_config("llama").save_pretrained(tmp_path)
+    doc = {"apiVersion": "modelcfg/v1", "kind": "Model", "name": "m", "context_length": 64,
+           "source": {"path": "m"}}
+    check_model_type(Model.from_document({**doc, "family": "llama"}), str(tmp_path), False,
+                     None)
+    with pytest.raises(UserError) as err:
+        check_model_type(Model.from_document({**doc, "family": "mistral"}), str(tmp_path),
+                         False, None)
+    assert err.value.code == "MC509" and "'llama'" in err.value.message
