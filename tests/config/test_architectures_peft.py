@@ -96,7 +96,7 @@ def agreement():
 
 def markdown(rows: dict) -> str:
     names = list(next(iter(rows.values())))
-    lines = ["| architecture | " + " | ".join(names) + " |",
+    lines = ["| architecture | " + " | ".join(n.replace("|", "\\|") for n in names) + " |",
              "|---" * (len(names) + 1) + "|"]
     for model_type, cells in rows.items():
         marks = []
