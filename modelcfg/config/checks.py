@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from modelcfg.config import cost, families
+from modelcfg.config import cost
 from modelcfg.config.builtin import BUILTIN
 from modelcfg.config.coverage import coverage_problems, unknown_required_suites
 from modelcfg.config.lineage import replaces_problems
@@ -105,9 +105,10 @@ class Checker:
     # -- models ----------------------------------------------------------------------
     def check_model(self, doc: Document, contract: Document | None) -> None:
         source = doc.data["source"]
+        known = self.check_family(doc)
         if "path" in source:
             self.check_path(doc, ("source", "path"), source["path"], want_dir=True)
-        if "builtin" in source:
+        if "builtin" in source and known:
             spec = BUILTIN[source["builtin"]]
             if doc.data["family"] != spec["family"]:
                 self.add(doc, ("family",), "MC302", f"builtin {source['builtin']!r} is a "
@@ -123,6 +124,20 @@ class Checker:
                     self.add(doc, ("trust_remote_code",), "MC311", "trust_remote_code runs "
                              "code from the model repository; the contract does not allow it "
                              f"for {key!r}. Remove it or ask a maintainer")
+
+    def check_family(self, doc: Document) -> bool:
+        """MC330 for a family the architecture table does not know; True when known."""
+        from modelcfg.config.architectures import table
+
+        family = doc.data["family"]
+        if table.architecture(family) is None:
+            known = table.known()
+            self.add(doc, ("family",), "MC330", f"unknown family {family!r}"
+                     f"{suggest(family, known)}: family is the transformers model_type (the "
+                     f"model's config.json 'model_type'); known: {', '.join(known)}. To add "
+                     "one, see CONTRIBUTING.md (Architectures)")
+            return False
+        return True
 
     # -- adapters --------------------------------------------------------------------
     def check_adapter(self, doc: Document, contract: Document | None) -> None:
@@ -171,27 +186,8 @@ class Checker:
                      f"{MAX_ALPHA_RATIO:g}]; the usual choice is lora_alpha = r or 2r")
         if model is None:
             return
-        family = model.data["family"]
-        spec = families.FAMILIES[family]
-        known = families.module_names(family)
-        targets = lora["target_modules"]
-        if isinstance(targets, str):
-            if targets != "all-linear":
-                self.check_regex(doc, targets, family)
-        else:
-            for i, name in enumerate(targets):
-                if name not in known:
-                    self.add(doc, ("lora", "target_modules", i), "MC302", f"{family} models "
-                             f"have no module {name!r}{suggest(name, known)}; "
-                             f"linear layers are: {', '.join(spec['linear'])}")
-            if spec.get("conv1d") and not lora.get("fan_in_fan_out"):
-                self.add(doc, ("lora", "target_modules"), "MC302", f"{family} uses Conv1D "
-                         "layers; set lora.fan_in_fan_out: true")
-        for i, name in enumerate(lora.get("modules_to_save", [])):
-            if name not in known:
-                self.add(doc, ("lora", "modules_to_save", i), "MC302", f"{family} models "
-                         f"have no module {name!r}{suggest(name, known)}")
         facts = {**BUILTIN.get(model.data["source"].get("builtin"), {}), **model.data}
+        self.check_targets(doc, model, facts.get("num_layers"))
         hidden, layers = facts.get("hidden_size"), facts.get("num_layers")
         if hidden is not None and r > hidden:
             self.add(doc, ("lora", "r"), "MC303", f"rank {r} exceeds the model's hidden size "
@@ -205,18 +201,18 @@ class Checker:
                     self.add(doc, where, "MC303", f"layer {layer} does not exist; the model "
                              f"has layers 0..{layers - 1}")
 
-    def check_regex(self, doc: Document, pattern: str, family: str) -> None:
-        import re
+    def check_targets(self, doc: Document, model: Document, num_layers: int | None) -> None:
+        """MC302/MC331/MC332: what peft would adapt on the model's real module paths
+        (modelcfg.config.architectures.match); nothing when the family is unknown (MC330)."""
+        from modelcfg.config.architectures import match, table
 
-        try:
-            selects = families.regex_matches_any(pattern, family)
-        except re.error as exc:
-            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules is not a "
-                     f"valid regular expression: {exc}")
+        family = model.data["family"]
+        if table.architecture(family) is None:
             return
-        if not selects:
-            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules pattern "
-                     f"{pattern!r} selects no {family} linear layer")
+        lora = doc.data["lora"]
+        for f in match.plan(lora, family, num_layers).findings + match.save_findings(
+                lora, family, num_layers):
+            self.add(doc, f.where, f.code, f.message)
 
     def check_datasets(self, doc: Document, method: str, contract: Document | None
                        ) -> int | None:

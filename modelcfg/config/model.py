@@ -190,6 +190,7 @@ class LoraSpec:
     layers_pattern: str | None = None
     rank_pattern: dict | None = None
     alpha_pattern: dict | None = None
+    target_parameters: tuple[str, ...] | None = None
 
     @classmethod
     def from_document(cls, lora: dict) -> LoraSpec:
