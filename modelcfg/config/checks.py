@@ -241,7 +241,7 @@ class Checker:
             return None
         fmt = entry.get("format") or formats.default_format(method)
         if fmt not in formats.METHOD_FORMATS[method]:
-            return None  # MC339 (check_recipe): records of another method's layout
+            fmt = None  # MC339 (check_recipe); the records are counted, not checked
         layout = (rel, fmt, tuple(sorted((entry.get("fields") or {}).items())))
         if layout not in self._datasets:
             self._datasets[layout] = self._scan_dataset(*layout)
@@ -254,7 +254,8 @@ class Checker:
                      "pinned value; if the data change is intended, update sha256")
         return count
 
-    def _scan_dataset(self, rel: str, fmt: str, fields: tuple) -> tuple[str, int] | None:
+    def _scan_dataset(self, rel: str, fmt: str | None, fields: tuple
+                      ) -> tuple[str, int] | None:
         data = self.ws.tree.read(rel)
         count = 0
         for lineno, raw in enumerate(data.splitlines(), 1):
@@ -266,7 +267,7 @@ class Checker:
                 self.problems.append(Problem(rel, lineno, 1, "MC317", f"not a JSON object: "
                                              f"{exc}"))
                 return None
-            problem = formats.record_problem(record, fmt, dict(fields))
+            problem = fmt and formats.record_problem(record, fmt, dict(fields))
             if problem:
                 self.problems.append(Problem(rel, lineno, 1, "MC317", problem))
                 return None
