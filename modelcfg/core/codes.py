@@ -84,6 +84,11 @@ CODES: dict[str, str] = {
     "MC324": ("(warning) a task too small for its thresholds: no planned power to show "
               "non-inferiority at its margin when the candidate equals its baseline, or a "
               "safety task a perfect candidate cannot pass the exact floor with"),
+    "MC338": ("a dataset of format messages without a chat template (training.chat_template "
+              "absent or none)"),
+    "MC339": ("training fields that do not fit together: a dataset format the method does not "
+              "read, fields naming another format's names, no training data left, or "
+              "validation_fraction besides a validation dataset"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -97,8 +102,13 @@ CODES: dict[str, str] = {
     "MC505": "unknown builtin model, or quantization without bitsandbytes/CUDA",
     "MC506": "a dataset's sha256 differs from the one the config pins",
     "MC507": "the multi-process (accelerate launch) run failed",
-    "MC508": "a hub dataset in a config (modelcfg train needs committed JSONL for now)",
+    "MC508": ("a hub dataset cannot be loaded: its pinned revision is not in the hub cache "
+              "while offline, the revision, subset or split does not exist, or its rows lack "
+              "the columns its format reads"),
     "MC509": "the checkpoint's config.json model_type differs from the Model's family",
+    "MC510": "the optimizer needs bitsandbytes and a CUDA GPU, and this machine lacks one",
+    "MC511": ("training.chat_template: tokenizer, but the base model's tokenizer has no chat "
+              "template"),
     # evaluation
     "MC601": "model directory not found or without config.json",
     "MC602": ("unknown local task: no evals/tasks/<name>/ folder, or no YAML in it with task: "
