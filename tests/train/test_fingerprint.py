@@ -169,6 +169,7 @@ CASES = {
     "adapter:lora.rank_pattern": (_lora(rank_pattern={"q_proj": 4}), None),
     "adapter:lora.alpha_pattern": (_lora(alpha_pattern={"q_proj": 4}), None),
     "adapter:lora.fan_in_fan_out": (_lora(fan_in_fan_out=True), None),
+    "adapter:lora.target_parameters": (_lora(target_parameters=["mlp.experts.down_proj"]), None),
     "adapter:training.epochs": (_epochs, None),
     "adapter:training.max_steps": (_train(max_steps=7), None),
     "adapter:training.learning_rate": (_train(learning_rate=0.001), None),
