@@ -21,7 +21,7 @@ def error_of(text: str | bytes) -> UserError:
 
 
 def test_plain_values_and_positions():
-    loaded = loads("a: 1\nb:\n  - x\n  - {c: 2.5, d: null, e: yes}\nt: 2024-01-01\n", "f.yaml")
+    loaded = loads("a: 1\nb:\n  - x\n  - {c: 2.5, d: null, e: true}\nt: 2024-01-01\n", "f.yaml")
     assert loaded.value == {"a": 1, "b": ["x", {"c": 2.5, "d": None, "e": True}],
                             "t": "2024-01-01"}
     assert loaded.locate(["b", 1, "d"]) == (4, 17)
