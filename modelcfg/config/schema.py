@@ -140,6 +140,8 @@ def _exclusive_fields(error) -> list[str] | None:
 
 
 def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
+    if _is_non_finite(error.instance):
+        return []  # reported once, as MC319, wherever the schema meets it
     path = list(error.absolute_path)
     line, col = loaded.locate(path)
     where = _field(path)
@@ -170,9 +172,12 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
         if fields and sum(f in given for f in fields) != 1:
             return [Problem(doc_path, line, col, "MC206",
                             f"{where} must set exactly one of {', '.join(fields)}")]
+        branch = _branch_errors(error)
         out = []
-        for sub in _branch_errors(error):
+        for sub in branch:
             out.extend(_problems(sub, doc_path, loaded))
+        if branch and all(_is_non_finite(sub.instance) for sub in branch):
+            return out  # the branch fails only on a NaN or infinity, reported as MC319
         return out or [Problem(doc_path, line, col, "MC206", f"{where} matches none of the "
                                "allowed forms")]
     if v in _RANGE:
@@ -281,8 +286,7 @@ def check_document(doc_path: str, loaded: Loaded) -> tuple[str | None, list[Prob
                                          f"{what}; expected one of {', '.join(KINDS)}"
                                          f"{suggest(str(kind), KINDS)}")]
     for error in _validator(kind).iter_errors(data):
-        if not _is_non_finite(error.instance):  # reported once, as MC319
-            problems.extend(_problems(error, doc_path, loaded))
+        problems.extend(_problems(error, doc_path, loaded))
     return kind, sorted(set(problems))
 
 
