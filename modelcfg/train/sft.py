@@ -21,7 +21,7 @@ from pathlib import Path
 
 from modelcfg.config.cost import exceeded
 from modelcfg.config.model import ResolvedAdapter, TrainingSpec
-from modelcfg.core.batching import collate, pack_examples
+from modelcfg.core.batching import IGNORE, collate, pack_examples
 from modelcfg.train.data import encode_records, epoch_order
 from modelcfg.train.recipe import Prepared, prepare, recipe_record, run_stats
 
@@ -185,33 +185,52 @@ def train_loop(loop: SftLoop, state: dict, run_dir: Path, emit, caps: dict
 
 def train_step(loop: SftLoop, state: dict, next_rows) -> None:
     """One optimizer step over ``gradient_accumulation_steps`` micro-batches (gradients
-    synchronised across processes on the last one); updates ``state``."""
+    synchronised across processes on the last one); updates ``state``.
+
+    The loss is the mean over every answer token of the step's global batch (all processes,
+    all micro-batches): each micro-batch's summed token loss is divided by that global count
+    (``num_items_in_batch``) and, since DDP averages gradients over processes, multiplied
+    by the number of processes. So N processes of ``batch_size`` rows take the same step as
+    one process of ``N x batch_size`` rows (docs/training.md, Scale-out)."""
     import torch
     import torch.distributed as dist
 
     prep, accum = loop.prep, loop.training.gradient_accumulation_steps
+    micro_batches = [next_rows() for _ in range(accum)]
+    targets = None  # one micro-batch in one process: its own mean is the global one
+    if accum * prep.world > 1:
+        targets = torch.tensor(sum(answer_tokens(r) for mine in micro_batches for r in mine),
+                               device=prep.device)
+        if prep.world > 1:
+            dist.all_reduce(targets)
+    normalise = {} if targets is None else {"num_items_in_batch": targets}
     step_loss = torch.zeros((), device=prep.device)
     step_tokens = torch.zeros((), device=prep.device, dtype=torch.long)
-    for micro in range(accum):
-        mine = next_rows()
+    for micro, mine in enumerate(micro_batches):
         batch = {k: v.to(prep.device) for k, v in
                  collate(mine, prep.tokenizer.pad_token_id, loop.training.packing).items()}
         sync = micro == accum - 1 or prep.world == 1
         ctx = loop.train_model.no_sync() if (prep.world > 1 and not sync) else nullcontext()
         with ctx, torch.autocast(prep.device.split(":")[0], dtype=loop.autocast_dtype,
                                  enabled=loop.autocast_dtype is not None):
-            loss = loop.train_model(**batch, use_cache=False).loss / accum
-        (loop.scaler.scale(loss) if loop.scaler else loss).backward()
+            loss = loop.train_model(**batch, use_cache=False, **normalise).loss
+        scaled = loss * prep.world if prep.world > 1 else loss
+        (loop.scaler.scale(scaled) if loop.scaler else scaled).backward()
         step_loss += loss.detach()
         step_tokens += sum(len(r["input_ids"]) for r in mine)
     apply_gradients(loop)
     if prep.world > 1:
         dist.all_reduce(step_loss)
         dist.all_reduce(step_tokens)
-        step_loss /= prep.world
     state["step"] += 1
     state["tokens"] += int(step_tokens)
     state["loss"] = float(step_loss)
+
+
+def answer_tokens(row: dict) -> int:
+    """Tokens of ``row`` that carry a loss: labels other than IGNORE after the causal shift
+    (the first position predicts nothing)."""
+    return sum(label != IGNORE for label in row["labels"][1:])
 
 
 def apply_gradients(loop: SftLoop) -> None:
