@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from modelcfg.config import cost, families
+from modelcfg.config import cost, formats
 from modelcfg.config.builtin import BUILTIN
 from modelcfg.config.coverage import coverage_problems, unknown_required_suites
 from modelcfg.config.lineage import replaces_problems
@@ -30,8 +30,6 @@ from modelcfg.core.errors import Problem
 # A standard lm-eval task; its checks (modelcfg.config.lmeval_checks, and the index they read)
 # are imported only when a document names one.
 STANDARD = "lm-eval:"
-SFT_KEYS = ("prompt", "completion")
-DPO_KEYS = ("prompt", "chosen", "rejected")
 MAX_ALPHA_RATIO = 16.0
 MIN_ALPHA_RATIO = 1 / 16
 
@@ -44,7 +42,7 @@ class Checker:
         # documents whose problems could be reported: cheap single-file validation.
         self.focus = focus
         self.problems: list[Problem] = []
-        self._datasets: dict[str, tuple[str, int] | None] = {}
+        self._datasets: dict[tuple, tuple[str, int] | None] = {}
         self._tasks: dict[str, tuple[list[str], int] | None] = {}
         self._task_configs: dict[str, dict | None] = {}
         self.policy: Contract | None = None  # the valid contract, typed (set by run)
@@ -114,9 +112,10 @@ class Checker:
     # -- models ----------------------------------------------------------------------
     def check_model(self, doc: Document, contract: Document | None) -> None:
         source = doc.data["source"]
+        known = self.check_family(doc)
         if "path" in source:
             self.check_path(doc, ("source", "path"), source["path"], want_dir=True)
-        if "builtin" in source:
+        if "builtin" in source and known:
             spec = BUILTIN[source["builtin"]]
             if doc.data["family"] != spec["family"]:
                 self.add(doc, ("family",), "MC302", f"builtin {source['builtin']!r} is a "
@@ -132,6 +131,20 @@ class Checker:
                     self.add(doc, ("trust_remote_code",), "MC311", "trust_remote_code runs "
                              "code from the model repository; the contract does not allow it "
                              f"for {key!r}. Remove it or ask a maintainer")
+
+    def check_family(self, doc: Document) -> bool:
+        """MC330 for a family the architecture table does not know; True when known."""
+        from modelcfg.config.architectures import table
+
+        family = doc.data["family"]
+        if table.architecture(family) is None:
+            known = table.known()
+            self.add(doc, ("family",), "MC330", f"unknown family {family!r}"
+                     f"{suggest(family, known)}: family is the transformers model_type (the "
+                     f"model's config.json 'model_type'); known: {', '.join(known)}. To add "
+                     "one, see CONTRIBUTING.md (Architectures)")
+            return False
+        return True
 
     # -- adapters --------------------------------------------------------------------
     def check_adapter(self, doc: Document, contract: Document | None) -> None:
@@ -157,6 +170,7 @@ class Checker:
         if adapter.training.dpo_beta is not None and adapter.method != "dpo":
             self.add(doc, ("training", "dpo_beta"), "MC317", "dpo_beta only applies to "
                      "method: dpo; remove it or set method: dpo")
+        self.check_recipe(doc, adapter)
         if model is not None:
             self.check_cost(doc, adapter, model, examples, contract)
 
@@ -180,27 +194,8 @@ class Checker:
                      f"{MAX_ALPHA_RATIO:g}]; the usual choice is lora_alpha = r or 2r")
         if model is None:
             return
-        family = model.data["family"]
-        spec = families.FAMILIES[family]
-        known = families.module_names(family)
-        targets = lora["target_modules"]
-        if isinstance(targets, str):
-            if targets != "all-linear":
-                self.check_regex(doc, targets, family)
-        else:
-            for i, name in enumerate(targets):
-                if name not in known:
-                    self.add(doc, ("lora", "target_modules", i), "MC302", f"{family} models "
-                             f"have no module {name!r}{suggest(name, known)}; "
-                             f"linear layers are: {', '.join(spec['linear'])}")
-            if spec.get("conv1d") and not lora.get("fan_in_fan_out"):
-                self.add(doc, ("lora", "target_modules"), "MC302", f"{family} uses Conv1D "
-                         "layers; set lora.fan_in_fan_out: true")
-        for i, name in enumerate(lora.get("modules_to_save", [])):
-            if name not in known:
-                self.add(doc, ("lora", "modules_to_save", i), "MC302", f"{family} models "
-                         f"have no module {name!r}{suggest(name, known)}")
         facts = {**BUILTIN.get(model.data["source"].get("builtin"), {}), **model.data}
+        self.check_targets(doc, model, facts.get("num_layers"))
         hidden, layers = facts.get("hidden_size"), facts.get("num_layers")
         if hidden is not None and r > hidden:
             self.add(doc, ("lora", "r"), "MC303", f"rank {r} exceeds the model's hidden size "
@@ -214,24 +209,23 @@ class Checker:
                     self.add(doc, where, "MC303", f"layer {layer} does not exist; the model "
                              f"has layers 0..{layers - 1}")
 
-    def check_regex(self, doc: Document, pattern: str, family: str) -> None:
-        import re
+    def check_targets(self, doc: Document, model: Document, num_layers: int | None) -> None:
+        """MC302/MC331/MC332: what peft would adapt on the model's real module paths
+        (modelcfg.config.architectures.match); nothing when the family is unknown (MC330)."""
+        from modelcfg.config.architectures import match, table
 
-        try:
-            selects = families.regex_matches_any(pattern, family)
-        except re.error as exc:
-            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules is not a "
-                     f"valid regular expression: {exc}")
+        family = model.data["family"]
+        if table.architecture(family) is None:
             return
-        if not selects:
-            self.add(doc, ("lora", "target_modules"), "MC302", f"target_modules pattern "
-                     f"{pattern!r} selects no {family} linear layer")
+        lora = doc.data["lora"]
+        for f in match.plan(lora, family, num_layers).findings + match.save_findings(
+                lora, family, num_layers):
+            self.add(doc, f.where, f.code, f.message)
 
     def check_datasets(self, doc: Document, method: str, contract: Document | None
                        ) -> int | None:
         """Check each dataset; returns the total example count (None if unknown)."""
         total: int | None = 0
-        keys = DPO_KEYS if method == "dpo" else SFT_KEYS
         for i, entry in enumerate(doc.data["datasets"]):
             where = ("datasets", i)
             key = f"path:{entry['path']}" if "path" in entry else f"hub:{entry['hub']}"
@@ -241,18 +235,22 @@ class Checker:
             if "hub" in entry:
                 count = entry.get("examples")
             else:
-                count = self.check_dataset_file(doc, where, entry, keys)
+                count = self.check_dataset_file(doc, where, entry, method)
             total = None if (total is None or count is None) else total + count
         return total
 
     def check_dataset_file(self, doc: Document, where: tuple, entry: dict,
-                           keys: tuple[str, ...]) -> int | None:
+                           method: str) -> int | None:
         rel = entry["path"]
         if not self.check_path(doc, where + ("path",), rel, want_dir=False):
             return None
-        if rel not in self._datasets:
-            self._datasets[rel] = self._scan_dataset(rel, keys)
-        scanned = self._datasets[rel]
+        fmt = entry.get("format") or formats.default_format(method)
+        if fmt not in formats.METHOD_FORMATS[method]:
+            fmt = None  # MC339 (check_recipe); the records are counted, not checked
+        layout = (rel, fmt, tuple(sorted((entry.get("fields") or {}).items())))
+        if layout not in self._datasets:
+            self._datasets[layout] = self._scan_dataset(*layout)
+        scanned = self._datasets[layout]
         if scanned is None:
             return None
         digest, count = scanned
@@ -261,7 +259,8 @@ class Checker:
                      "pinned value; if the data change is intended, update sha256")
         return count
 
-    def _scan_dataset(self, rel: str, keys: tuple[str, ...]) -> tuple[str, int] | None:
+    def _scan_dataset(self, rel: str, fmt: str | None, fields: tuple
+                      ) -> tuple[str, int] | None:
         data = self.ws.tree.read(rel)
         count = 0
         for lineno, raw in enumerate(data.splitlines(), 1):
@@ -273,15 +272,43 @@ class Checker:
                 self.problems.append(Problem(rel, lineno, 1, "MC317", f"not a JSON object: "
                                              f"{exc}"))
                 return None
-            missing = [k for k in keys if not isinstance(record, dict)
-                       or not isinstance(record.get(k), str)]
-            if missing:
-                self.problems.append(Problem(rel, lineno, 1, "MC317", "record lacks string "
-                                             f"field(s) {', '.join(missing)} (expected "
-                                             f"{', '.join(keys)})"))
+            problem = fmt and formats.record_problem(record, fmt, dict(fields))
+            if problem:
+                self.problems.append(Problem(rel, lineno, 1, "MC317", problem))
                 return None
             count += 1
         return hashlib.sha256(data).hexdigest(), count
+
+    def check_recipe(self, doc: Document, adapter: Adapter) -> None:
+        """The training fields that only make sense together: a record layout the method
+        trains on, ``fields`` naming the layout's own names, messages rendered by a chat
+        template (MC338), training data left to train on, one source of validation data."""
+        method, training = adapter.method, adapter.training
+        template = training.chat_template or "none"
+        for i, d in enumerate(adapter.datasets):
+            fmt = d.record_format(method)
+            if fmt not in formats.METHOD_FORMATS[method]:
+                self.add(doc, ("datasets", i, "format"), "MC339", f"format {fmt} is not for "
+                         f"method: {method}, which reads "
+                         f"{' or '.join(formats.METHOD_FORMATS[method])}")
+                continue
+            for name in d.fields or {}:
+                if name not in formats.FORMAT_NAMES[fmt]:
+                    self.add(doc, ("datasets", i, "fields", name), "MC339", f"format {fmt} "
+                             f"has no field {name!r}; it reads "
+                             f"{', '.join(formats.FORMAT_NAMES[fmt])}")
+            if fmt == "messages" and template == "none":
+                self.add(doc, ("datasets", i, "format"), "MC338", "messages need a chat "
+                         "template to become text; set training.chat_template: tokenizer "
+                         "(the base tokenizer's own) or chatml")
+        roles = [d.is_validation for d in adapter.datasets]
+        if all(roles):
+            self.add(doc, ("datasets",), "MC339", "every dataset has role: validation; "
+                     "nothing is left to train on")
+        if any(roles) and training.validation_fraction is not None:
+            self.add(doc, ("training", "validation_fraction"), "MC339", "validation_fraction "
+                     "and a dataset with role: validation both name validation data; keep "
+                     "one")
 
     def check_path(self, doc: Document, where: tuple, rel: str, want_dir: bool) -> bool:
         tree = self.ws.tree

@@ -389,8 +389,10 @@ def _dataset_identity(entries, side: _Side) -> list:
         if not isinstance(entry, dict):
             out.append(("?", _canon(entry)))
         elif "path" in entry:
+            # every field but the path: how the records are read (format, fields, role)
+            # changes the result as much as their bytes
             out.append(("file", side.content(entry.get("path")), entry.get("sha256"),
-                        entry.get("split")))
+                        _canon({k: v for k, v in entry.items() if k not in ("path", "sha256")})))
         else:
             out.append(("other", _canon(entry)))
     return out

@@ -10,6 +10,11 @@ YAML is data here, and configs come from untrusted pull requests. So instead of
 * alias expansion beyond :data:`MAX_NODES` (the "billion laughs" attack);
 * files larger than :data:`MAX_BYTES`, non-UTF-8 bytes, and more than one document.
 
+Plain scalars are resolved by the YAML 1.2 core schema (:func:`resolve_plain`), as
+ruamel.yaml, the YAML specification and most non-Python tools read them: ``2e-5`` is a
+number, ``yes``/``on``, ``0b1``, ``1_000`` and ``1:30`` are text (YAML 1.1 made them booleans
+and numbers; the schema check says what to write instead, :func:`yaml11_reading`).
+
 Alongside the value it records where every mapping value and sequence item starts, so a
 JSON path from a schema error maps back to ``file:line:col`` (:meth:`Loaded.locate`).
 """
@@ -17,6 +22,7 @@ JSON path from a schema error maps back to ``file:line:col`` (:meth:`Loaded.loca
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,16 +35,64 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000
 
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_RESOLVER = yaml.resolver.Resolver()
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
-_CONSTRUCT = {
-    _TAG + "int": _CONSTRUCTOR.construct_yaml_int,
-    _TAG + "float": _CONSTRUCTOR.construct_yaml_float,
-    _TAG + "bool": _CONSTRUCTOR.construct_yaml_bool,
-    _TAG + "null": _CONSTRUCTOR.construct_yaml_null,
-}
+
+# The YAML 1.2.2 core schema (section 10.3.2), form by form; whatever matches none is text.
+_NULL = {"", "~", "null", "Null", "NULL"}
+_BOOL = {"true": True, "True": True, "TRUE": True,
+         "false": False, "False": False, "FALSE": False}
+_SPECIAL = {".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
+            "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
+            "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+            ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
+_INT10 = re.compile(r"[-+]?[0-9]+")
+_INT8 = re.compile(r"0o[0-7]+")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_NUMERIC_START = frozenset("0123456789+-.")
+
+
+def resolve_plain(text: str):
+    """The value of a plain (unquoted, untagged) scalar under the YAML 1.2 core schema."""
+    if text in _NULL:
+        return None
+    value = _BOOL.get(text)
+    if value is not None:
+        return value
+    if not text or text[0] not in _NUMERIC_START:
+        return text
+    if _INT10.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)  # may overflow to inf: reported with the other non-finite numbers
+    if _INT8.fullmatch(text):
+        return int(text[2:], 8)
+    if _INT16.fullmatch(text):
+        return int(text[2:], 16)
+    return _SPECIAL.get(text, text)
+
+
+_YAML11_BOOL = {w: True for w in ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON")} | \
+    {w: False for w in ("n", "N", "no", "No", "NO", "off", "Off", "OFF")}
+_YAML11_NUMBER = re.compile(r"[-+]?(0b[01_]+|0[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?"
+                            r"|[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?"
+                            r"|\.[0-9_]+([eE][-+]?[0-9]+)?)")
+
+
+def yaml11_reading(text: str):
+    """What a YAML 1.1 reader (PyYAML's ``safe_load``) makes of text that YAML 1.2 reads as
+    a string: a boolean or a number, or None when it is text there too. Schema errors use it
+    to say what to write instead."""
+    if text in _YAML11_BOOL:
+        return _YAML11_BOOL[text]
+    if not _YAML11_NUMBER.fullmatch(text) or resolve_plain(text) != text:
+        return None
+    try:
+        value = yaml.safe_load(text)  # only ever a short run of digits, signs and _:.
+    except yaml.YAMLError:
+        return None
+    return value if isinstance(value, (int, float)) else None
 
 
 @dataclass
@@ -54,7 +108,8 @@ class Pos:
 class Loaded:
     value: Any
     pos: Pos
-    # (path, value) of every NaN or infinite number, found while parsing (``.nan``, ``.inf``)
+    # (path, value, text) of every NaN or infinite number, found while parsing (``.nan``,
+    # ``.inf``, ``1e999``)
     non_finite: list = field(default_factory=list)
 
     def locate(self, path) -> tuple[int, int]:
@@ -92,44 +147,41 @@ def decode(data: bytes, path: str) -> str:
                         "as UTF-8", path=path, line=line, col=col) from None
 
 
-_RESOLVED: dict[tuple[str, tuple], str] = {}
+_RESOLVED: dict[str, object] = {}
 
 
-def _resolve(value: str, implicit: tuple) -> str:
+def _plain(text: str):
     # Configs repeat the same plain scalars (keys, true, small numbers) over and over.
-    key = (value, implicit)
-    tag = _RESOLVED.get(key)
-    if tag is None:
-        tag = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
+    try:
+        return _RESOLVED[text]
+    except KeyError:
+        value = resolve_plain(text)
         if len(_RESOLVED) < 65536:
-            _RESOLVED[key] = tag
-    return tag
+            _RESOLVED[text] = value
+        return value
 
 
 def _scalar(event, path: str):
     tag = event.tag
-    if tag in (None, "!"):
-        if event.implicit[0]:
-            tag = _resolve(event.value, event.implicit)
-        else:
-            tag = _TAG + "str"
-    if tag == _TAG + "merge":
-        raise _fail("MC105", "merge keys (<<) are not supported; write the keys out so the "
-                    "diff shows them", path, event.start_mark)
-    if tag not in _SCALAR_TAGS:
-        if tag in (_TAG + "timestamp",) and event.tag is None:
-            return event.value  # a date is just text here: no datetime objects in configs
-        raise _fail("MC105", f"tag {_show_tag(event.tag or tag)} is not allowed; configs are "
-                    "plain data (strings, numbers, booleans, null, lists, mappings)", path,
-                    event.start_mark)
-    construct = _CONSTRUCT.get(tag)
-    if construct is None:
+    if tag is None and event.implicit[0]:
+        if event.value == "<<":  # a merge key to YAML 1.1 readers, a plain key to 1.2 ones
+            raise _fail("MC105", "merge keys (<<) are not supported; write the keys out so the "
+                        "diff shows them", path, event.start_mark)
+        return _plain(event.value)
+    if tag in (None, "!", _TAG + "str"):
         return event.value
-    try:
-        return construct(yaml.ScalarNode(tag, event.value))
-    except (ValueError, yaml.YAMLError):
+    if tag not in _SCALAR_TAGS:
+        raise _fail("MC105", f"tag {_show_tag(tag)} is not allowed; configs are plain data "
+                    "(strings, numbers, booleans, null, lists, mappings)", path,
+                    event.start_mark)
+    value = resolve_plain(event.value)
+    want = {"int": int, "float": float, "bool": bool, "null": type(None)}[tag.rsplit(":", 1)[-1]]
+    if want is float and type(value) is int:
+        value = float(value)
+    if type(value) is not want:
         raise _fail("MC105", f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]}", path,
-                    event.start_mark) from None
+                    event.start_mark)
+    return value
 
 
 def loads(text: str, path: str) -> Loaded:
@@ -175,7 +227,7 @@ class _Builder:
         self.nodes = 0
         self.documents = 0
         self.root: Loaded | None = None
-        self.non_finite: list[tuple[tuple, float]] = []
+        self.non_finite: list[tuple[tuple, float, str]] = []
 
     def feed(self, event) -> None:
         kind = type(event)
@@ -183,7 +235,7 @@ class _Builder:
             self.nodes += 1
             value = _scalar(event, self.path)
             if type(value) is float and not math.isfinite(value):
-                self.non_finite.append((self.path_here(), value))
+                self.non_finite.append((self.path_here(), value, event.value))
             self.attach(value, _pos(event), event.anchor, 1)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             self.open(event, kind is yaml.MappingStartEvent)

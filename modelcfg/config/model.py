@@ -190,6 +190,7 @@ class LoraSpec:
     layers_pattern: str | None = None
     rank_pattern: dict | None = None
     alpha_pattern: dict | None = None
+    target_parameters: tuple[str, ...] | None = None
 
     @classmethod
     def from_document(cls, lora: dict) -> LoraSpec:
@@ -218,7 +219,7 @@ class TrainingSpec:
     seed: int
     precision: str
     weight_decay: float
-    max_grad_norm: float
+    max_grad_norm: float | None  # None: no clipping
     devices: int
     max_steps: int | None = None
     epochs: float | None = None
@@ -226,6 +227,12 @@ class TrainingSpec:
     warmup_ratio: float | None = None
     checkpoint_every: int | None = None
     dpo_beta: float | None = None
+    # The fields below have no schema default (absent: today's behaviour), so the shipped
+    # configs' fingerprints and config keys stay as they were.
+    optimizer: str | None = None  # absent: adamw_torch
+    gradient_checkpointing: bool | None = None  # absent: off
+    chat_template: str | None = None  # absent: none
+    validation_fraction: float | None = None
 
     @classmethod
     def from_document(cls, training: dict) -> TrainingSpec:
@@ -272,7 +279,11 @@ class DatasetRef:
     hub: str | None = None
     revision: str | None = None
     split: str | None = None
+    subset: str | None = None  # a hub dataset's configuration name
     examples: int | None = None
+    format: str | None = None  # absent: prompt_completion (sft) / preference (dpo)
+    fields: dict | None = None  # the format's names -> the dataset's column names
+    role: str | None = None  # absent: train
     abs_path: str | None = None
 
     @classmethod
@@ -286,6 +297,14 @@ class DatasetRef:
 
     def to_dict(self) -> dict:
         return _set_fields(self)
+
+    def record_format(self, method: str) -> str:
+        """The layout of this dataset's records (the method's own when not written)."""
+        return self.format or ("preference" if method == "dpo" else "prompt_completion")
+
+    @property
+    def is_validation(self) -> bool:
+        return self.role == "validation"
 
 
 @dataclass(frozen=True, kw_only=True)

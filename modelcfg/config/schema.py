@@ -14,7 +14,7 @@ import math
 from functools import cache
 from importlib import resources
 
-from modelcfg.config.loader import Loaded
+from modelcfg.config.loader import Loaded, resolve_plain, yaml11_reading
 from modelcfg.core.errors import Problem, UserError
 
 API_VERSION = "modelcfg/v1"
@@ -52,11 +52,28 @@ def schema(kind: str) -> dict:
     return json.loads(schema_text(kind))
 
 
+def _is_integer(checker, value) -> bool:
+    # A Python int, never a float: peft and transformers refuse r=16.0 or max_steps=500.0
+    # (jsonschema counts 16.0 as an integer); never a bool either.
+    return type(value) is int
+
+
+def _is_number(checker, value) -> bool:
+    return type(value) is int or type(value) is float
+
+
 @cache
-def _validator(kind: str):
+def _strict_class():
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema(kind))
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({"integer": _is_integer, "number": _is_number})
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+@cache
+def _validator(kind: str):
+    return _strict_class()(schema(kind))
 
 
 _PY_TYPES = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
@@ -123,6 +140,8 @@ def _exclusive_fields(error) -> list[str] | None:
 
 
 def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
+    if _is_non_finite(error.instance):
+        return []  # reported once, as MC319, wherever the schema meets it
     path = list(error.absolute_path)
     line, col = loaded.locate(path)
     where = _field(path)
@@ -145,22 +164,60 @@ def _problems(error, doc_path: str, loaded: Loaded) -> list[Problem]:
         want = error.validator_value
         want = " or ".join(_TYPE_NAMES.get(t, t) for t in (want if isinstance(want, list)
                                                             else [want]))
-        return [Problem(doc_path, line, col, "MC204",
-                        f"{where} must be {want}, not {_type_of(error.instance)}")]
+        return [Problem(doc_path, line, col, "MC204", f"{where} must be {want}, not "
+                        f"{_type_of(error.instance)}{_type_hint(error)}")]
     if v in ("oneOf", "anyOf"):
         fields = _exclusive_fields(error)
         given = error.instance if isinstance(error.instance, dict) else {}
         if fields and sum(f in given for f in fields) != 1:
             return [Problem(doc_path, line, col, "MC206",
                             f"{where} must set exactly one of {', '.join(fields)}")]
+        branch = _branch_errors(error)
         out = []
-        for sub in _branch_errors(error):
+        for sub in branch:
             out.extend(_problems(sub, doc_path, loaded))
+        if branch and all(_is_non_finite(sub.instance) for sub in branch):
+            return out  # the branch fails only on a NaN or infinity, reported as MC319
         return out or [Problem(doc_path, line, col, "MC206", f"{where} matches none of the "
                                "allowed forms")]
     if v in _RANGE:
         return [Problem(doc_path, line, col, "MC205", f"{where}: {_range_message(error)}")]
     return [Problem(doc_path, line, col, "MC206", f"{where}: {error.message}")]
+
+
+def _type_hint(error) -> str:
+    """What to write instead, where the value is a number of the wrong kind or text that
+    looks like the wanted type: a float for an integer (``16.0``), a YAML 1.1 form (``yes``,
+    ``1_000``, ``0b1``, ``1:30``) or a quoted number."""
+    want = error.validator_value
+    want = set(want) if isinstance(want, list) else {want}
+    got = error.instance
+    if type(got) is float and "integer" in want and not want & {"number"}:
+        return f" ({got!r}); write {int(got) if got.is_integer() else 'a whole number'}"
+    if not isinstance(got, str):
+        return ""
+    plain = resolve_plain(got)
+    if plain is not got and plain != got and _fits(plain, want):
+        return f" ({got!r} is quoted, so it is text); write {_yaml(plain, got)} without quotes"
+    old = yaml11_reading(got)
+    if old is not None and _fits(old, want):
+        return (f" ({got!r} is text in YAML 1.2; YAML 1.1 read it as {_yaml(old)}); write "
+                f"{_yaml(old)}")
+    return ""
+
+
+def _fits(value, want: set) -> bool:
+    if type(value) is bool:
+        return "boolean" in want
+    if type(value) is int:
+        return bool(want & {"integer", "number"})
+    return type(value) is float and "number" in want
+
+
+def _yaml(value, text: str | None = None) -> str:
+    if type(value) is bool:
+        return "true" if value else "false"
+    return text if text is not None else repr(value)
 
 
 def _range_message(error) -> str:
@@ -189,16 +246,18 @@ def _range_message(error) -> str:
 
 
 def non_finite_problems(doc_path: str, loaded: Loaded) -> list[Problem]:
-    """MC319 at each ``.nan``/``.inf`` of any document: YAML reads them as numbers, and no
-    range in a schema refuses NaN (every comparison with it is false)."""
+    """MC319 at each ``.nan``/``.inf`` (or overflowing number such as ``1e999``) of any
+    document: YAML reads them as numbers, and no range in a schema refuses NaN (every
+    comparison with it is false)."""
     return [Problem(doc_path, *loaded.locate(list(path)), "MC319",
-                    f"{_field(path)} is {_yaml_number(value)}, not a finite number; write a "
-                    "number")
-            for path, value in loaded.non_finite]
+                    f"{_field(path)} is {_yaml_number(value, text)}, not a finite number; "
+                    "write a number")
+            for path, value, text in loaded.non_finite]
 
 
-def _yaml_number(value: float) -> str:
-    return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+def _yaml_number(value: float, text: str) -> str:
+    said = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    return said if text.lstrip("+-").lower() in (".nan", ".inf") else f"{text} (read as {said})"
 
 
 def _is_non_finite(value) -> bool:
@@ -227,8 +286,7 @@ def check_document(doc_path: str, loaded: Loaded) -> tuple[str | None, list[Prob
                                          f"{what}; expected one of {', '.join(KINDS)}"
                                          f"{suggest(str(kind), KINDS)}")]
     for error in _validator(kind).iter_errors(data):
-        if not _is_non_finite(error.instance):  # reported once, as MC319
-            problems.extend(_problems(error, doc_path, loaded))
+        problems.extend(_problems(error, doc_path, loaded))
     return kind, sorted(set(problems))
 
 

@@ -42,9 +42,10 @@ CODES: dict[str, str] = {
     # semantics and policy
     "MC300": "name used twice within a kind",
     "MC301": "adapter's base model not found",
-    "MC302": ("target_modules / modules_to_save not in the model's architecture family; invalid"
-              " or non-matching regex; GPT-2 Conv1D without fan_in_fan_out; builtin model with "
-              "the wrong family"),
+    "MC302": ("target_modules / target_parameters / modules_to_save select nothing on the "
+              "model's real module paths, select a module peft cannot wrap (a norm), are an "
+              "invalid regex, name only some of fused experts; builtin model with the wrong "
+              "family"),
     "MC303": ("LoRA sanity: alpha/r scale outside [1/16, 16], rank above hidden size, layer out"
               " of range"),
     "MC304": "referenced file or folder does not exist",
@@ -71,6 +72,11 @@ CODES: dict[str, str] = {
               "suite that runs a task the thresholds judge under safety:"),
     "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
               "(gate) no adapter of the base that the change removes"),
+    "MC330": "a Model's family is not a known transformers model_type",
+    "MC331": "lora_dropout other than 0 while LoRA adapts a parameter (peft refuses it)",
+    "MC332": ("a lora combination peft refuses: layers_to_transform/layers_pattern with a "
+              "string target_modules, layers_pattern alone, a parameter of a module "
+              "target_modules already adapts, fan_in_fan_out with a target parameter"),
     "MC325": ("a task's max_drift is below its margin (the drift cap would block what the "
               "margin lets through)"),
     "MC323": ("a thresholds entry's higher_is_better contradicts the direction the task's "
@@ -82,6 +88,11 @@ CODES: dict[str, str] = {
               " or a group or tag)"),
     "MC334": "a thresholds metric that the standard lm-eval task does not report",
     "MC335": "a suite task with no entry in the thresholds (the gate would refuse it: MC816)",
+    "MC338": ("a dataset of format messages without a chat template (training.chat_template "
+              "absent or none)"),
+    "MC339": ("training fields that do not fit together: a dataset format the method does not "
+              "read, fields naming another format's names, no training data left, or "
+              "validation_fraction besides a validation dataset"),
     # repository and git
     "MC401": "a git command failed (unknown ref, not a repository)",
     "MC403": "the config to train/evaluate/gate is not valid; run modelcfg validate",
@@ -95,7 +106,13 @@ CODES: dict[str, str] = {
     "MC505": "unknown builtin model, or quantization without bitsandbytes/CUDA",
     "MC506": "a dataset's sha256 differs from the one the config pins",
     "MC507": "the multi-process (accelerate launch) run failed",
-    "MC508": "a hub dataset in a config (modelcfg train needs committed JSONL for now)",
+    "MC508": ("a hub dataset cannot be loaded: its pinned revision is not in the hub cache "
+              "while offline, the revision, subset or split does not exist, or its rows lack "
+              "the columns its format reads"),
+    "MC509": "the checkpoint's config.json model_type differs from the Model's family",
+    "MC510": "the optimizer needs bitsandbytes and a CUDA GPU, and this machine lacks one",
+    "MC511": ("training.chat_template: tokenizer, but the base model's tokenizer has no chat "
+              "template"),
     # evaluation
     "MC601": "model directory not found or without config.json",
     "MC602": ("unknown local task: no evals/tasks/<name>/ folder, or no YAML in it with task: "

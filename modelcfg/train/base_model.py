@@ -45,6 +45,7 @@ def load_base(model: Model, root: Path, precision: str, device: str,
     where, kwargs = base_model_path(model, root, cache_dir)
     dtype = getattr(torch, PRECISION_DTYPES[precision])
     trust = model.trust_remote_code
+    check_model_type(model, where, trust, kwargs.get("revision"))
     quant = model.quantization
     if quant is not None:
         kwargs["quantization_config"] = _bnb_config(quant)
@@ -63,6 +64,20 @@ def load_base(model: Model, root: Path, precision: str, device: str,
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return model_obj, tokenizer
+
+
+def check_model_type(model: Model, where: str, trust: bool, revision: str | None) -> None:
+    """MC509 before any weight loads: the checkpoint's ``config.model_type`` must be the
+    family the Model declares (validate matched target_modules against that family)."""
+    from transformers import AutoConfig
+
+    extra = {"revision": revision} if revision else {}
+    actual = AutoConfig.from_pretrained(where, trust_remote_code=trust, **extra).model_type
+    if actual != model.family:
+        raise UserError("MC509", f"Model {model.name!r} declares family {model.family!r} but "
+                        f"its checkpoint is a {actual!r} model (config.json model_type); set "
+                        f"family: {actual} in the Model document (and check target_modules "
+                        "with modelcfg validate)")
 
 
 def _bnb_config(quant: Quantization):

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from modelcfg.config.cost import exceeded
 from modelcfg.config.model import ResolvedAdapter, TrainingSpec
-from modelcfg.train.recipe import Prepared, prepare, run_stats
+from modelcfg.train.recipe import Prepared, prepare, recipe_record, run_stats
+
+PAIR = ("prompt", "chosen", "rejected")
 
 
 def run_dpo(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
@@ -26,11 +28,14 @@ def run_dpo(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: boo
 
     t = resolved.adapter.training
     prep = prepare(resolved, root, model_cache, own_process_group=False)
-    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")}
-                              for r in prep.records])
+    data = Dataset.from_list([{k: r[k] for k in PAIR} for r in prep.records])
+    held = (Dataset.from_list([{k: r[k] for k in PAIR} for r in prep.validation])
+            if prep.validation else None)
     state = {"loss": None, "over": False, "start": time.perf_counter()}
-    trainer = DPOTrainer(model=prep.model, ref_model=None, args=dpo_args(t, run_dir, prep.cuda),
-                         train_dataset=data, processing_class=prep.tokenizer,
+    warmup = t.warmup_for(t.total_steps(len(data), prep.world))
+    trainer = DPOTrainer(model=prep.model, ref_model=None,
+                         args=dpo_args(t, run_dir, prep.cuda, warmup),
+                         train_dataset=data, eval_dataset=held, processing_class=prep.tokenizer,
                          callbacks=[progress_callback(state, emit, caps, prep)])
     trainer.remove_callback(PrinterCallback)  # library code does not print; emit() reports
     emit({"event": "start", "total_steps": t.max_steps, "step": 0, "device": prep.device,
@@ -41,26 +46,35 @@ def run_dpo(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: boo
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_seconds = time.perf_counter() - start
+    validation = held_out_loss(trainer, len(held)) if held is not None else None
     if prep.rank == 0:
         prep.model.save_pretrained(run_dir / "adapter", safe_serialization=True)
     ts = trainer.state
     return run_stats(prep, status="over_budget" if state["over"] else "complete",
                      steps=ts.global_step, total_steps=ts.max_steps,
                      train_tokens=int(ts.num_input_tokens_seen), final_loss=state["loss"],
-                     train_seconds=train_seconds, resumed=checkpoint is not None)
+                     train_seconds=train_seconds, resumed=checkpoint is not None,
+                     recipe=recipe_record(prep, t, trainer.optimizer), validation=validation)
 
 
-def dpo_args(t: TrainingSpec, run_dir: Path, cuda: bool):
-    """trl's DPOConfig for the ``training`` block. Optional fields the config leaves out
-    (warmup, ``dpo_beta``) are left to trl's own defaults."""
+def held_out_loss(trainer, examples: int) -> dict:
+    """The DPO loss and reward margin (chosen minus rejected, times beta) of the held-out
+    pairs after training."""
+    metrics = trainer.evaluate()
+    return {"examples": examples, "loss": float(metrics["eval_loss"]),
+            "reward_margin": float(metrics["eval_rewards/margins"])}
+
+
+def dpo_args(t: TrainingSpec, run_dir: Path, cuda: bool, warmup_steps: int):
+    """trl's DPOConfig for the ``training`` block. Every field is passed explicitly, so
+    trl's own defaults (gradient checkpointing on, the fused AdamW, bf16 on) never decide:
+    ``warmup_steps`` is the run's warmup in steps (``TrainingSpec.warmup_for``: the pinned
+    TrainingArguments have no ``warmup_ratio``), a null ``max_grad_norm`` is 0 (Trainer
+    clips only above 0), ``dpo_beta`` alone is left to trl when not written."""
     from trl import DPOConfig
 
     length = ({"max_steps": t.max_steps} if t.max_steps is not None
               else {"num_train_epochs": t.epochs})
-    if t.warmup_steps is not None:
-        warmup = {"warmup_steps": t.warmup_steps}
-    else:
-        warmup = {} if t.warmup_ratio is None else {"warmup_ratio": t.warmup_ratio}
     beta = {} if t.dpo_beta is None else {"beta": t.dpo_beta}
     saving = ({"save_strategy": "steps", "save_steps": t.checkpoint_every}
               if t.checkpoint_every else {"save_strategy": "no"})
@@ -68,12 +82,15 @@ def dpo_args(t: TrainingSpec, run_dir: Path, cuda: bool):
         output_dir=str(run_dir / "checkpoints"), per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler,
-        weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
+        weight_decay=t.weight_decay, optim=t.optimizer or "adamw_torch",
+        max_grad_norm=0.0 if t.max_grad_norm is None else t.max_grad_norm,
+        warmup_steps=warmup_steps, per_device_eval_batch_size=t.batch_size,
         max_length=t.max_seq_length, seed=t.seed, data_seed=t.seed,
         bf16=t.precision == "bf16", fp16=t.precision == "fp16", use_cpu=not cuda,
         save_total_limit=2, logging_steps=1, report_to="none", disable_tqdm=True,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
-        gradient_checkpointing=False, **length, **warmup, **beta, **saving)
+        activation_checkpointing=bool(t.gradient_checkpointing),
+        activation_checkpointing_kwargs={"use_reentrant": False}, **length, **beta, **saving)
 
 
 def progress_callback(state: dict, emit, caps: dict, prep: Prepared):

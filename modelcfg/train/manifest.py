@@ -96,6 +96,8 @@ def build_manifest(resolved, root, run_dir, fp, stats, estimate, caps, wall,
         },
         "estimate": estimate,
         "caps": caps,
+        "recipe": stats.get("recipe"),
+        "validation": stats.get("validation"),
     }
 
 

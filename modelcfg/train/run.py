@@ -86,6 +86,9 @@ def train_resolved(resolved: ResolvedAdapter, root: Path, *, runs_dir: str | Pat
         events.append(event)
         emit(event)
     _check_datasets(resolved, root)
+    from modelcfg.train.recipe import check_optimizer
+
+    check_optimizer(resolved, root)
     if resume:
         if state == "corrupt" or not has_checkpoint(run_dir):
             raise UserError("MC504", f"--resume: no checkpoint in {run_dir}; run without "
@@ -128,9 +131,11 @@ def _check_datasets(resolved: ResolvedAdapter, root: Path) -> None:
     from modelcfg.core.hashing import sha256_file
 
     for d in resolved.datasets:
-        if d.abs_path is None:
-            raise UserError("MC508", f"dataset {d.hub!r}: hub datasets are not "
-                            "supported by `modelcfg train` yet; commit the JSONL")
+        if d.abs_path is None:  # a hub dataset: its pinned snapshot must be reachable
+            from modelcfg.train.hub_data import snapshot
+
+            snapshot(d)
+            continue
         actual = sha256_file(d.abs_path)
         if actual != d.sha256:
             raise UserError("MC506", f"dataset {d.path} has sha256 {actual}, the config "

@@ -21,11 +21,24 @@ from pathlib import Path
 
 from modelcfg.config.cost import exceeded
 from modelcfg.config.model import ResolvedAdapter, TrainingSpec
-from modelcfg.core.batching import collate, pack_examples
+from modelcfg.core.batching import IGNORE, collate, pack_examples
 from modelcfg.train.data import encode_records, epoch_order
-from modelcfg.train.recipe import Prepared, prepare, run_stats
+from modelcfg.train.recipe import Prepared, prepare, recipe_record, run_stats
 
 FAULT_ENV = "MODELCFG_TEST_KILL_AFTER_STEP"  # tests only: SIGKILL self after this step
+# training.optimizer -> (module, class, keyword arguments), as transformers' Trainer builds
+# each ``optim`` (tests/train/test_recipe_fields.py compares the two).
+OPTIMIZERS = {
+    "adamw_torch": ("torch.optim", "AdamW", {"betas": (0.9, 0.999), "eps": 1e-8}),
+    "adamw_torch_fused": ("torch.optim", "AdamW", {"betas": (0.9, 0.999), "eps": 1e-8,
+                                                   "fused": True}),
+    "adafactor": ("transformers.optimization", "Adafactor",
+                  {"scale_parameter": False, "relative_step": False}),
+    "sgd": ("torch.optim", "SGD", {}),
+    "paged_adamw_8bit": ("bitsandbytes.optim", "PagedAdamW8bit", {}),
+    "paged_adamw_32bit": ("bitsandbytes.optim", "PagedAdamW32bit", {}),
+    "adamw_8bit": ("bitsandbytes.optim", "AdamW8bit", {}),
+}
 
 
 def run_sft(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: bool, emit,
@@ -35,7 +48,8 @@ def run_sft(resolved: ResolvedAdapter, root: Path, run_dir: Path, *, resume: boo
     loop = setup_loop(prep, resolved.adapter.training)
     state = resume_from_checkpoint(loop, run_dir, emit) if resume else new_position()
     status, train_seconds = train_loop(loop, state, run_dir, emit, caps)
-    return save_adapter(loop, state, run_dir, status, train_seconds, resume)
+    return save_adapter(loop, state, run_dir, status, train_seconds, resume,
+                        validation_loss(loop))
 
 
 @dataclass
@@ -67,8 +81,11 @@ def setup_loop(prep: Prepared, t: TrainingSpec) -> SftLoop:
     examples = encode_records(prep.tokenizer, prep.records, t.max_seq_length)
     rows = pack_examples(examples, t.max_seq_length) if t.packing else examples
     total_steps = t.total_steps(len(rows), prep.world)
+    if t.gradient_checkpointing:
+        prep.model.get_base_model().activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False})
     trainable = [p for p in prep.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=t.learning_rate, weight_decay=t.weight_decay)
+    optimizer = make_optimizer(t, trainable)
     scheduler = get_scheduler(t.lr_scheduler, optimizer,
                               num_warmup_steps=t.warmup_for(total_steps),
                               num_training_steps=total_steps)
@@ -80,6 +97,15 @@ def setup_loop(prep: Prepared, t: TrainingSpec) -> SftLoop:
             prep.model, device_ids=[prep.device] if prep.cuda else None)
     return SftLoop(prep, t, rows, total_steps, trainable, optimizer, scheduler, autocast_dtype,
                    scaler, train_model)
+
+
+def make_optimizer(t: TrainingSpec, params: list):
+    """``training.optimizer`` (absent: adamw_torch) over ``params``."""
+    import importlib
+
+    module, name, kwargs = OPTIMIZERS[t.optimizer or "adamw_torch"]
+    cls = getattr(importlib.import_module(module), name)
+    return cls(params, lr=t.learning_rate, weight_decay=t.weight_decay, **kwargs)
 
 
 def resume_from_checkpoint(loop: SftLoop, run_dir: Path, emit) -> dict:
@@ -159,33 +185,52 @@ def train_loop(loop: SftLoop, state: dict, run_dir: Path, emit, caps: dict
 
 def train_step(loop: SftLoop, state: dict, next_rows) -> None:
     """One optimizer step over ``gradient_accumulation_steps`` micro-batches (gradients
-    synchronised across processes on the last one); updates ``state``."""
+    synchronised across processes on the last one); updates ``state``.
+
+    The loss is the mean over every answer token of the step's global batch (all processes,
+    all micro-batches): each micro-batch's summed token loss is divided by that global count
+    (``num_items_in_batch``) and, since DDP averages gradients over processes, multiplied
+    by the number of processes. So N processes of ``batch_size`` rows take the same step as
+    one process of ``N x batch_size`` rows (docs/training.md, Scale-out)."""
     import torch
     import torch.distributed as dist
 
     prep, accum = loop.prep, loop.training.gradient_accumulation_steps
+    micro_batches = [next_rows() for _ in range(accum)]
+    targets = None  # one micro-batch in one process: its own mean is the global one
+    if accum * prep.world > 1:
+        targets = torch.tensor(sum(answer_tokens(r) for mine in micro_batches for r in mine),
+                               device=prep.device)
+        if prep.world > 1:
+            dist.all_reduce(targets)
+    normalise = {} if targets is None else {"num_items_in_batch": targets}
     step_loss = torch.zeros((), device=prep.device)
     step_tokens = torch.zeros((), device=prep.device, dtype=torch.long)
-    for micro in range(accum):
-        mine = next_rows()
+    for micro, mine in enumerate(micro_batches):
         batch = {k: v.to(prep.device) for k, v in
                  collate(mine, prep.tokenizer.pad_token_id, loop.training.packing).items()}
         sync = micro == accum - 1 or prep.world == 1
         ctx = loop.train_model.no_sync() if (prep.world > 1 and not sync) else nullcontext()
         with ctx, torch.autocast(prep.device.split(":")[0], dtype=loop.autocast_dtype,
                                  enabled=loop.autocast_dtype is not None):
-            loss = loop.train_model(**batch, use_cache=False).loss / accum
-        (loop.scaler.scale(loss) if loop.scaler else loss).backward()
+            loss = loop.train_model(**batch, use_cache=False, **normalise).loss
+        scaled = loss * prep.world if prep.world > 1 else loss
+        (loop.scaler.scale(scaled) if loop.scaler else scaled).backward()
         step_loss += loss.detach()
         step_tokens += sum(len(r["input_ids"]) for r in mine)
     apply_gradients(loop)
     if prep.world > 1:
         dist.all_reduce(step_loss)
         dist.all_reduce(step_tokens)
-        step_loss /= prep.world
     state["step"] += 1
     state["tokens"] += int(step_tokens)
     state["loss"] = float(step_loss)
+
+
+def answer_tokens(row: dict) -> int:
+    """Tokens of ``row`` that carry a loss: labels other than IGNORE after the causal shift
+    (the first position predicts nothing)."""
+    return sum(label != IGNORE for label in row["labels"][1:])
 
 
 def apply_gradients(loop: SftLoop) -> None:
@@ -195,7 +240,8 @@ def apply_gradients(loop: SftLoop) -> None:
 
     if loop.scaler:
         loop.scaler.unscale_(loop.optimizer)
-    torch.nn.utils.clip_grad_norm_(loop.trainable, loop.training.max_grad_norm)
+    if loop.training.max_grad_norm is not None:  # null: no clipping
+        torch.nn.utils.clip_grad_norm_(loop.trainable, loop.training.max_grad_norm)
     if loop.scaler:
         loop.scaler.step(loop.optimizer)
         loop.scaler.update()
@@ -220,15 +266,46 @@ def checkpoint_if_due(loop: SftLoop, state: dict, run_dir: Path, emit) -> None:
         dist.barrier()
 
 
+def validation_loss(loop: SftLoop) -> dict | None:
+    """Mean loss per answer token (answer, end and eos, as trained) of the held-out
+    examples after training, unpacked, in batches of ``batch_size``; every process computes
+    the same figure. None without validation examples."""
+    import torch
+    import torch.nn.functional as F
+
+    prep, t = loop.prep, loop.training
+    if not prep.validation:
+        return None
+    rows = encode_records(prep.tokenizer, prep.validation, t.max_seq_length)
+    total, count = 0.0, 0
+    prep.model.eval()
+    with torch.no_grad(), torch.autocast(prep.device.split(":")[0], dtype=loop.autocast_dtype,
+                                         enabled=loop.autocast_dtype is not None):
+        for i in range(0, len(rows), t.batch_size):
+            batch = {k: v.to(prep.device) for k, v in
+                     collate(rows[i:i + t.batch_size], prep.tokenizer.pad_token_id,
+                             False).items()}
+            logits = prep.model(input_ids=batch["input_ids"],
+                                attention_mask=batch["attention_mask"], use_cache=False).logits
+            labels = batch["labels"][:, 1:]
+            total += float(F.cross_entropy(logits[:, :-1].float().flatten(0, 1),
+                                           labels.flatten(), reduction="sum"))
+            count += int((labels != -100).sum())
+    prep.model.train()
+    return {"examples": len(rows), "loss": total / max(count, 1), "tokens": count}
+
+
 def save_adapter(loop: SftLoop, state: dict, run_dir: Path, status: str,
-                 train_seconds: float, resumed: bool) -> dict:
+                 train_seconds: float, resumed: bool, validation: dict | None = None) -> dict:
     """Rank 0 saves the adapter; every process reports the run's stats."""
     prep = loop.prep
     if prep.rank == 0:
         prep.model.save_pretrained(run_dir / "adapter", safe_serialization=True)
     stats = run_stats(prep, status=status, steps=state["step"], total_steps=loop.total_steps,
                       train_tokens=state["tokens"], final_loss=state["loss"],
-                      train_seconds=train_seconds, resumed=resumed)
+                      train_seconds=train_seconds, resumed=resumed,
+                      recipe=recipe_record(prep, loop.training, loop.optimizer),
+                      validation=validation)
     if prep.world > 1:
         import torch.distributed as dist
 

@@ -44,6 +44,9 @@ def impacts(result) -> dict:
     (ADAPTER, "max_steps: 10", "max_steps: 10\n  checkpoint_every: 5", {"a": "none"}),
     (ADAPTER, "max_steps: 10", "max_steps: 10\n  seed: 0", {}),  # spelling out a default
     (ADAPTER, "max_steps: 10", "max_steps: 11", {"a": "retrain"}),
+    # how a file's records are read is part of the trained result, like its bytes
+    (ADAPTER, "b0a87486fb5ec\n", "b0a87486fb5ec\n    fields: {completion: completion}\n",
+     {"a": "retrain"}),
     ("configs/models/tiny.yaml", "context_length: 128", "context_length: 128\ndtype: bfloat16",
      {"a": "retrain", "p": "retrain"}),
     ("configs/models/tiny.yaml", "family: llama", "family: llama\ndescription: words", {}),

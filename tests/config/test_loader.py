@@ -3,11 +3,18 @@ traceback and without unbounded memory."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
-from modelcfg.config.loader import MAX_BYTES, MAX_DEPTH, load_bytes, loads
+from modelcfg.config.loader import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    load_bytes,
+    loads,
+    yaml11_reading,
+)
 from modelcfg.core.errors import UserError
 
 
@@ -21,7 +28,7 @@ def error_of(text: str | bytes) -> UserError:
 
 
 def test_plain_values_and_positions():
-    loaded = loads("a: 1\nb:\n  - x\n  - {c: 2.5, d: null, e: yes}\nt: 2024-01-01\n", "f.yaml")
+    loaded = loads("a: 1\nb:\n  - x\n  - {c: 2.5, d: null, e: true}\nt: 2024-01-01\n", "f.yaml")
     assert loaded.value == {"a": 1, "b": ["x", {"c": 2.5, "d": None, "e": True}],
                             "t": "2024-01-01"}
     assert loaded.locate(["b", 1, "d"]) == (4, 17)
@@ -88,3 +95,42 @@ def test_oversize_file_is_refused_before_parsing():
 
 def test_dates_stay_text():
     assert loads("d: 2024-01-01\n", "f.yaml").value == {"d": "2024-01-01"}
+
+
+# The YAML 1.2.2 core schema (section 10.3.2), form by form: what every YAML 1.2 tool reads.
+@pytest.mark.parametrize("text, value", [
+    ("2e-5", 2e-5), ("1E-4", 1e-4), ("-3e2", -300.0), (".5", 0.5), ("-.5", -0.5),
+    ("1.", 1.0), ("+1.5e+3", 1500.0), ("16.0", 16.0), ("1e5", 100000.0),
+    ("16", 16), ("+1", 1), ("-0", 0), ("010", 10), ("0o17", 15), ("0x1F", 31),
+    ("true", True), ("True", True), ("FALSE", False),
+    ("null", None), ("Null", None), ("~", None), ("", None),
+    # YAML 1.1 only: booleans, binary, underscores, sexagesimal, 1.1 octal-looking hex case
+    ("yes", "yes"), ("No", "No"), ("on", "on"), ("OFF", "OFF"), ("y", "y"),
+    ("0b1", "0b1"), ("1_000", "1_000"), ("1:30", "1:30"), ("0X1F", "0X1F"), ("0o8", "0o8"),
+    ("1.2.3", "1.2.3"), (".", "."), ("e5", "e5"), ("1e", "1e"), ("2024-01-01", "2024-01-01"),
+])
+def test_plain_scalars_follow_the_yaml_1_2_core_schema(text, value):
+    got = loads(f"v: {text}\n", "f.yaml").value["v"]
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("text", [".nan", ".NaN", ".NAN", ".inf", "+.Inf", "-.INF", "1e999"])
+def test_non_finite_forms_are_read_and_recorded_with_their_text(text):
+    loaded = loads(f"a:\n  v: {text}\n", "f.yaml")
+    assert not math.isfinite(loaded.value["a"]["v"])
+    assert [(p, t) for p, _, t in loaded.non_finite] == [(("a", "v"), text)]
+
+
+def test_quoted_and_tagged_scalars():
+    value = loads("a: '2e-5'\nb: \"true\"\nc: !!str 16\nd: !!float 1\ne: !!int 0x10\n",
+                  "f.yaml").value
+    assert value == {"a": "2e-5", "b": "true", "c": "16", "d": 1.0, "e": 16}
+    assert type(value["d"]) is float
+    err = error_of("a: !!int 1.5\n")
+    assert (err.code, err.line, err.col) == ("MC105", 1, 4)
+
+
+def test_yaml11_readings_are_named_for_hints():
+    assert [yaml11_reading(t) for t in ("yes", "Off", "0b101", "1_000", "1:30", "0b",
+                                        "hello", "2024-01-01")] == \
+        [True, False, 5, 1000, 90, None, None, None]

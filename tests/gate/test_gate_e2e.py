@@ -171,8 +171,9 @@ def loosen(repo: Path) -> None:
 def test_a_human_cannot_loosen_the_policy_that_judges_the_change(scenario):
     """No agent rule applies (a human author): only the base's thresholds and baseline stand
     between this change and a pass. Read from the head, the floor of 0.0 and margin of 1.0
-    would drop MC810 and MC809."""
-    report = scenario.gate(scenario.branch("human/loosen", loosen, agent=False))
+    would drop MC810 and MC809. Pushed to the poisoned pull request (same base, same PR),
+    so the looks follow the same item order and the codes must match exactly."""
+    report = scenario.gate(scenario.branch("human/loosen", loosen, agent=False), pr=POISONED_PR)
     assert report["agent"] == []
     assert codes(report) == scenario.poisoned_codes
     assert any("evals/thresholds.yaml" in n for n in report["notes"])

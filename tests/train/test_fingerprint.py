@@ -169,6 +169,7 @@ CASES = {
     "adapter:lora.rank_pattern": (_lora(rank_pattern={"q_proj": 4}), None),
     "adapter:lora.alpha_pattern": (_lora(alpha_pattern={"q_proj": 4}), None),
     "adapter:lora.fan_in_fan_out": (_lora(fan_in_fan_out=True), None),
+    "adapter:lora.target_parameters": (_lora(target_parameters=["mlp.experts.down_proj"]), None),
     "adapter:training.epochs": (_epochs, None),
     "adapter:training.max_steps": (_train(max_steps=7), None),
     "adapter:training.learning_rate": (_train(learning_rate=0.001), None),
@@ -186,11 +187,45 @@ CASES = {
     "adapter:training.max_grad_norm": (_train(max_grad_norm=0.5), None),
     "adapter:training.devices": (_train(devices=2), None),
     "adapter:training.dpo_beta": (_train(dpo_beta=0.2), None),
+    "adapter:training.optimizer": (_train(optimizer="sgd"), None),
+    "adapter:training.gradient_checkpointing": (_train(gradient_checkpointing=True), None),
+    "adapter:training.chat_template": (_train(chat_template="chatml"), None),
+    "adapter:training.validation_fraction": (_train(validation_fraction=0.1), None),
     "adapter:datasets.sha256": (lambda d: d["datasets"][0].update(sha256="0" * 64), None),
     "adapter:datasets.split": (lambda d: d["datasets"][0].update(split="train"), None),
     "adapter:datasets.hub": (_hub_data(hub="org/other"), _hub_data()),
     "adapter:datasets.revision": (_hub_data(revision="c" * 40), _hub_data()),
+    "adapter:datasets.subset": (_hub_data(subset="ARC-Easy"), _hub_data()),
+    "adapter:datasets.format": (lambda d: d["datasets"][0].update(format="alpaca"), None),
+    "adapter:datasets.fields": (lambda d: d["datasets"][0].update(fields={"prompt": "q"}),
+                                None),
+    "adapter:datasets.role": (lambda d: d["datasets"][0].update(role="validation"), None),
 }
+
+# Fields added after baselines were recorded: optional, absent = the old behaviour.
+NEW_OPTIONAL = {"training": ("optimizer", "gradient_checkpointing", "chat_template",
+                             "validation_fraction"),
+                "datasets": ("format", "fields", "role", "subset")}
+
+
+def test_new_optional_fields_leave_the_shipped_config_key_alone():
+    """No schema default for the recipe fields (a default would enter every config's
+    defaulted document and move its config key off the committed baseline's)."""
+    import json
+
+    from trainhelp import REPO
+
+    from modelcfg.config.model import config_key
+    from modelcfg.config.schema import schema
+
+    adapter = schema("Adapter")["properties"]
+    variants = adapter["datasets"]["items"]["oneOf"]
+    for name in NEW_OPTIONAL["training"]:
+        assert "default" not in adapter["training"]["properties"][name], name
+    for name in NEW_OPTIONAL["datasets"]:
+        assert all("default" not in v["properties"].get(name, {}) for v in variants), name
+    baseline = json.loads((REPO / "evals/baselines/tiny-arith.json").read_text())
+    assert config_key(resolve_yaml(ARITH)) == baseline["config_key"]
 
 
 def test_every_result_field_has_a_case():

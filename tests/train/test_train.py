@@ -199,18 +199,6 @@ def test_killed_run_resumes_to_the_same_weights(tiny_model, tmp_path):
     assert resumed.manifest["cost"]["train_tokens"] == straight.manifest["cost"]["train_tokens"]
 
 
-def test_two_process_accelerate_run(tiny_model, tmp_path):
-    resolved = resolve_yaml(ARITH, max_steps=8, devices=2, checkpoint_every=4)
-    events = []
-    result = train_resolved(resolved, REPO, runs_dir=tmp_path, on_progress=events.append)
-    m = result.manifest
-    assert m["status"] == "complete" and m["cost"]["processes"] == 2
-    assert m["cost"]["steps"] == 8
-    assert [e["step"] for e in events if e["event"] == "step"] == list(range(1, 9))
-    model, tok = load(tiny_model, result.run_dir / "adapter")  # a valid peft adapter
-    assert probes.greedy_answers(model, tok, ["Q: What is 2 + 3?\nA:"])[0].strip().isdigit()
-
-
 def test_packing_attention_does_not_cross_examples(tiny_model):
     import torch
 
