@@ -217,9 +217,7 @@ class Checker:
         family = model.data["family"]
         if table.architecture(family) is None:
             return
-        lora = doc.data["lora"]
-        for f in match.plan(lora, family, num_layers).findings + match.save_findings(
-                lora, family, num_layers):
+        for f in match.findings(doc.data["lora"], family, num_layers):
             self.add(doc, f.where, f.code, f.message)
 
     def check_datasets(self, doc: Document, method: str, contract: Document | None

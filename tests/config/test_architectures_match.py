@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelcfg.config.architectures.match import plan, save_findings
+from modelcfg.config.architectures.match import findings, plan, save_findings
 
 
 def codes(lora, model_type="llama", num_layers=None):
@@ -38,6 +38,21 @@ def test_layer_index_regex_follows_the_declared_layer_count():
     lora = {"target_modules": r"model\.layers\.(2[0-3])\.self_attn\.q_proj"}
     assert codes(lora) == [("MC302", ("lora", "target_modules"))]
     assert len(plan(lora, "llama", 24).modules) == 4
+
+
+def test_without_num_layers_a_deep_layer_asks_for_num_layers_not_a_new_name():
+    deep = {"target_modules": r"model\.layers\.(2[0-3])\.self_attn\.q_proj"}
+    (only,) = findings(deep, "llama")
+    assert (only.code, only.where) == ("MC302", ("lora", "target_modules"))
+    assert "set num_layers" in only.message
+    assert findings(deep, "llama", 24) == []
+    (short,) = findings(deep, "llama", 16)  # declared, and too shallow: no such layer
+    assert "set num_layers" not in short.message and "matches no module" in short.message
+    listed = {"target_modules": ["q_proj"], "layers_to_transform": [30]}
+    assert "set num_layers" in findings(listed, "llama")[0].message
+    assert findings(listed, "llama", 32) == []
+    (typo,) = findings({"target_modules": ["q_prj"]}, "llama")  # a wrong name stays a wrong name
+    assert "set num_layers" not in typo.message and "did you mean 'q_proj'" in typo.message
 
 
 def test_mixtral_v4_expert_names_become_parameters_and_refuse_dropout():

@@ -338,3 +338,30 @@ def save_findings(lora: dict, model_type: str, num_layers: int | None = None
                     f"module path, e.g. {architecture(model_type).head or paths[-1]!r})")
             for i, name in enumerate(lora.get("modules_to_save") or [])
             if not any(p.endswith(name) for p in paths)]
+
+
+# Layers assumed when the Model declares none, to tell "no such module" from "only in layers
+# beyond the table's tiny depth" (a real model is deeper; validate cannot know how deep).
+UNKNOWN_DEPTH = 256
+
+
+def findings(lora: dict, model_type: str, num_layers: int | None = None) -> list[Finding]:
+    """Every problem with ``lora`` on the architecture (:func:`plan`, :func:`save_findings`).
+
+    Without ``num_layers`` only the table's tiny layers are known: a selection that finds
+    modules once the model is deeper is reported as "set num_layers", not as a wrong name
+    (a real model's layer 20 exists; validate cannot tell whether yours does)."""
+    def found(layers):
+        return plan(lora, model_type, layers).findings + save_findings(lora, model_type, layers)
+
+    shallow = found(num_layers)
+    if num_layers is not None or not shallow:
+        return shallow
+    deep = {(f.where, f.code) for f in found(UNKNOWN_DEPTH)}
+    tiny = architecture(model_type).tiny_layers
+    return [f if (f.where, f.code) in deep else Finding(
+        f.where, f.code, f"selects modules only in layers validate cannot see: the Model "
+        f"declares no num_layers, so validate knows {model_type} layers 0..{tiny - 1} only; "
+        "set num_layers in the Model document (its config.json num_hidden_layers) so the "
+        "layer indexes can be checked") for f in shallow]
+
