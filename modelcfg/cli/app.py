@@ -199,14 +199,13 @@ def diff(
 ) -> None:
     """Semantic config diff: changed fields per config and the impact (retrain /
     re-evaluate / none), so a change that affects nothing spends no GPU time."""
-    import json
-
+    from modelcfg.cli.render import render_diff_json
     from modelcfg.config.diff import diff_trees, tree_for
 
     repo = _root(root)
     result = diff_trees(tree_for(repo, base), tree_for(repo, head))
     if fmt is Format.json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        sys.stdout.write(render_diff_json(result.to_dict()))
     else:
         sys.stdout.write(result.render_text())
 

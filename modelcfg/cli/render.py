@@ -30,6 +30,14 @@ def render_github(problems: list[Problem]) -> str:
         f"title={_escape(p.code, True)}::{_escape(p.message)}\n" for p in problems)
 
 
+def render_diff_json(result: dict) -> str:
+    """`modelcfg diff --format json`: strict JSON; a config's NaN or infinity (an invalid
+    value the diff still shows) keeps its YAML spelling, ``.nan``."""
+    from modelcfg.core.numbers import yaml_spelled
+
+    return json.dumps(yaml_spelled(result), indent=2, allow_nan=False, default=str) + "\n"
+
+
 def render_comparison(result: dict, as_json: bool) -> str:
     """`modelcfg compare`'s result: JSON (NaN as null), or one line per task, the reasons,
     the notes and the verdict."""

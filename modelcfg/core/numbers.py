@@ -25,6 +25,18 @@ def finite_or_none(value):
     return value
 
 
+def yaml_spelled(value):
+    """``value`` with every NaN or infinite float (nested) written as YAML spells it
+    (``.nan``, ``.inf``, ``-.inf``): strict JSON that still shows what a config said."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, dict):
+        return {k: yaml_spelled(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [yaml_spelled(v) for v in value]
+    return value
+
+
 def _refuse(name: str):
     raise ValueError(f"{name} is not a number")
 

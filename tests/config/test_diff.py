@@ -169,3 +169,14 @@ def test_field_changes_paths():
         {"a": {"b.c": 1}, "l": [{"x": 1}], "t": True}, {"a": {"b.c": 2}, "l": [{"x": 2}], "t": 1})
     ] == [{"field": 'a["b.c"]', "old": 1, "new": 2}, {"field": "l[0].x", "old": 1, "new": 2},
           {"field": "t", "old": True, "new": 1}]
+
+
+def test_json_of_a_non_finite_value_is_strict_and_keeps_its_yaml_spelling(repo):
+    from modelcfg.cli.render import render_diff_json
+    from modelcfg.core.numbers import strict_json
+
+    edit(repo, ADAPTER, "learning_rate: 0.001", "learning_rate: .nan")
+    edit(repo, ADAPTER, "r: 8", "r: -.inf")
+    data = strict_json(render_diff_json(diff_head(repo).to_dict()))  # no bare NaN
+    fields = {f["field"]: f["new"] for c in data["changes"] for f in c["fields"]}
+    assert fields["training.learning_rate"] == ".nan" and fields["lora.r"] == "-.inf"
