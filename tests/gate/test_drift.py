@@ -158,9 +158,12 @@ def test_validate_refuses_a_cap_below_the_margin(tmp_path):
     path.write_text(path.read_text().replace(
         "t1: {metric: acc}", "t1: {metric: acc, margin: 0.05, max_drift: 0.03}").replace(
         "floor: 0.9}", "floor: 0.9, max_drift: 0.01}"))
+    lines = path.read_text().splitlines()
+    t1, t2 = (next(i for i, text in enumerate(lines, 1) if text.startswith(f"  {task}:"))
+              for task in ("t1", "t2"))
     found = [(p.code, p.line) for p in check_workspace(load_workspace(FsTree(root)))
              if p.code == "MC325"]
-    assert found == [("MC325", 5), ("MC325", 7)]  # the safety task: below the default 0.02
+    assert found == [("MC325", t1), ("MC325", t2)]  # the safety task: below the default 0.02
     path.write_text(path.read_text().replace("max_drift: 0.01", "max_drift: 0.02"))
     assert [(p.code, p.line) for p in check_workspace(load_workspace(FsTree(root)))
-            if p.code == "MC325"] == [("MC325", 5)]  # at the margin: enough room
+            if p.code == "MC325"] == [("MC325", t1)]  # at the margin: enough room
