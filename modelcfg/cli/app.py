@@ -468,6 +468,51 @@ def demo(
         raise typer.Exit(1)
 
 
+github_app = typer.Typer(help="The gate's verdict on GitHub.", no_args_is_help=True)
+app.add_typer(github_app, name="github")
+
+
+@github_app.command("report")
+def github_report(
+    gate_dir: Path = typer.Option(..., "--gate-dir", help="The gate's output folder "
+                                  "(gate.json, report.md)."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
+    pr: Optional[int] = typer.Option(None, help="Pull request number (default: the event's)."),
+    sha: Optional[str] = typer.Option(None, help="Commit the check run is on (default: the "
+                                      "pull request's head)."),
+    root: Optional[Path] = typer.Option(None, help="Checkout where config lines are looked "
+                                        "up after the gate's judge tree (default: cwd)."),
+) -> None:
+    """Post the verdict: check run modelcfg/gate with annotations, one sticky pull request
+    comment, the job summary, the label gate:pass or gate:block. Token from GITHUB_TOKEN;
+    GITHUB_API_URL for GitHub Enterprise. Exit 0 pass, 1 block, 2 error (gate.json
+    unreadable included); 1 (2 on an error verdict) when GitHub did not take the report."""
+    import os
+
+    from modelcfg.github.report import post, target
+
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise UserError("MC010", "GITHUB_TOKEN is not set: pass the workflow's token "
+                        "(permissions checks: write, pull-requests: write) or an app "
+                        "installation token", exit_code=2)
+    where = target(repo, pr, sha)
+    outcome = post(gate_dir, where, token=token,
+                   api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+                   roots=[(root or Path.cwd()).resolve()])
+    typer.echo(f"verdict {outcome.verdict}: check run {outcome.check_run or '-'} "
+               f"({outcome.annotated} annotation(s)"
+               + (f", and {outcome.left_out} more" if outcome.left_out else "")
+               + f"), comment {outcome.comment or '-'}")
+    rc = {"pass": 0, "block": 1}.get(outcome.verdict, 2)
+    if outcome.failures:
+        first = outcome.failures[0]
+        raise UserError(first.code, "GitHub did not take the report: " + "; ".join(
+            f.render() for f in outcome.failures) + (" — the verdict stands" if rc else
+            ""), exit_code=max(rc, 1))
+    raise typer.Exit(rc)
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     # Newer typer vendors click (its errors derive from TyperException); older typer raises
     # click's own exceptions.

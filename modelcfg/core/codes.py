@@ -18,6 +18,14 @@ CODES: dict[str, str] = {
     "MC007": ("modelcfg compare: a file is not a readable results or baseline file, the "
               "--thresholds file is not a valid Thresholds document, or the two files have no "
               "task in common"),
+    # GitHub (modelcfg github report)
+    "MC010": "GITHUB_TOKEN is not set",
+    "MC011": "no repository, pull request or commit to report on (or --repo not OWNER/NAME)",
+    "MC012": "the gate folder has no readable gate.json (the check fails with this reason)",
+    "MC013": ("a GitHub request still failed after retries (rate limit, 5xx, network): the "
+              "verdict stands, the command exits non-zero"),
+    "MC014": ("GitHub refused a request (token permissions, unknown repository or pull "
+              "request, a rejected body)"),
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",

@@ -1,0 +1,372 @@
+"""A stateful fake of the GitHub REST endpoints modelcfg uses, on 127.0.0.1.
+
+The real PyGithub client talks to it (``base_url``). It keeps check runs, issue comments,
+labels, pull requests and commit statuses; it paginates with ``per_page``/``page`` and a
+``Link`` header as GitHub does; it records every request; it can answer with a 403
+secondary rate limit (``Retry-After``), a 5xx, or be down altogether.
+
+Every request body and every response body of an operation it serves is validated against
+the schemas cut from GitHub's published OpenAPI description (``openapi_excerpt.json``, see
+``extract_openapi.py``). A request that does not match gets 422 (as GitHub answers) and is
+listed in ``violations``; a response of the fake that does not match is listed there too,
+so the fake cannot drift from the real API unnoticed. Responses are built from the schema's
+required fields (placeholders) overlaid with the fake's state.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jsonschema
+
+EXCERPT = json.loads(Path(__file__).with_name("openapi_excerpt.json").read_text())
+OPERATIONS = EXCERPT["operations"]
+SECONDARY = ("You have exceeded a secondary rate limit. Please wait a few minutes before you "
+             "try again.")
+
+
+def _route(template: str) -> re.Pattern:
+    return re.compile("^" + re.sub(r"\{[a-z_]+\}", r"([^/]+)", template) + "$")
+
+
+ROUTES = [(key.split(" ")[0], _route(key.split(" ", 1)[1]), key) for key in OPERATIONS]
+
+
+def placeholder(schema, name: str = ""):
+    """The smallest instance of ``schema``: its required fields with placeholder values."""
+    if not isinstance(schema, dict):
+        return None
+    for alt in ("oneOf", "anyOf", "allOf"):
+        if alt in schema:
+            return placeholder(schema[alt][0], name)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: placeholder(props.get(k, {}), k) for k in schema.get("required", [])}
+    if kind == "array":
+        return []
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt == "date-time":
+            return "2026-01-01T00:00:00Z"
+        if fmt == "uri":
+            return "https://github.invalid/" + name
+        return name or "x"
+    return None
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the API prefix and query
+    query: dict
+    body: object
+    status: int = 0
+    operation: str | None = None
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern
+    status: int
+    times: int
+    retry_after: int | None = None
+    message: str = "Server Error"
+    applied: bool = False  # the request takes effect, then the answer is an error
+
+
+@dataclass
+class State:
+    check_runs: dict = field(default_factory=dict)
+    comments: dict = field(default_factory=dict)  # issue number -> [comment]
+    labels: dict = field(default_factory=dict)  # issue number -> [name]
+    pulls: dict = field(default_factory=dict)  # number -> head sha
+    statuses: dict = field(default_factory=dict)  # sha -> [status]
+    next_id: int = 1000
+
+
+class FakeGitHub:
+    """``with FakeGitHub(prefix="/api/v3") as gh: gh.url`` is the API's base URL."""
+
+    def __init__(self, owner_repo: str = "octo/configs", prefix: str = ""):
+        self.repo = owner_repo
+        self.prefix = prefix
+        self.state = State()
+        self.requests: list[Request] = []
+        self.violations: list[str] = []
+        self.faults: list[Fault] = []
+        self.down = False
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
+
+    def __enter__(self) -> "FakeGitHub":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- set-up and faults -------------------------------------------------------------
+
+    def add_pull(self, number: int, head_sha: str) -> None:
+        self.state.pulls[number] = head_sha
+        self.state.comments.setdefault(number, [])
+        self.state.labels.setdefault(number, [])
+
+    def add_comment(self, number: int, body: str, login: str = "someone") -> dict:
+        return self._new_comment(number, body, login)
+
+    def fail(self, method: str, path_regex: str, status: int, times: int = 1,
+             retry_after: int | None = None, message: str = "Server Error",
+             applied: bool = False) -> None:
+        """The next ``times`` matching requests get ``status`` (403 + Retry-After for a
+        secondary rate limit); ``applied``: they take effect first (a lost answer)."""
+        self.faults.append(Fault(method, re.compile(path_regex), status, times, retry_after,
+                                 message, applied))
+
+    def calls(self, method: str, path_regex: str = "") -> list[Request]:
+        return [r for r in self.requests
+                if r.method == method and re.search(path_regex, r.path)]
+
+    # --- serving -----------------------------------------------------------------------
+
+    def _new_comment(self, number: int, body: str, login: str) -> dict:
+        self.state.next_id += 1
+        cid = self.state.next_id
+        comment = {"id": cid, "body": body, "user": {"login": login},
+                   "url": f"{self.url}/repos/{self.repo}/issues/comments/{cid}",
+                   "issue_url": f"{self.url}/repos/{self.repo}/issues/{number}"}
+        self.state.comments.setdefault(number, []).append(comment)
+        return comment
+
+    def handle(self, method: str, raw_path: str, body) -> tuple[int, dict, object]:
+        split = urlsplit(raw_path)
+        path = unquote(split.path)
+        if self.prefix and path.startswith(self.prefix):
+            path = path[len(self.prefix):]
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        req = Request(method, path, query, body)
+        with self.lock:
+            self.requests.append(req)
+            status, headers, payload = self._answer(req)
+            req.status = status
+        return status, headers, payload
+
+    def _answer(self, req: Request) -> tuple[int, dict, object]:
+        if self.down:
+            return 503, {}, {"message": "Service Unavailable"}
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == req.method and fault.pattern.search(req.path):
+                fault.times -= 1
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                if fault.applied:
+                    self._route(req)
+                return fault.status, headers, {"message": fault.message}
+        return self._route(req)
+
+    def _route(self, req: Request) -> tuple[int, dict, object]:
+        for method, pattern, key in ROUTES:
+            match = pattern.match(req.path)
+            if method == req.method and match:
+                req.operation = key
+                return self._operation(req, key, match.groups())
+        return 404, {}, {"message": "Not Found"}
+
+    def _operation(self, req: Request, key: str, args: tuple) -> tuple[int, dict, object]:
+        spec = OPERATIONS[key]
+        if spec["request"] is not None:
+            errors = _errors(spec["request"], req.body)
+            if errors:
+                self.violations.append(f"request {key}: {errors}")
+                return 422, {}, {"message": "Validation Failed", "errors": errors}
+        owner_repo = f"{args[0]}/{args[1]}"
+        if owner_repo != self.repo:
+            return 404, {}, {"message": "Not Found"}
+        status, headers, payload = getattr(self, "_" + re.sub(r"[/-]", "_", spec["operationId"]))(
+            req, *args[2:])
+        if status == spec["status"]:
+            full = fill(spec["response"], payload)
+            errors = _errors(spec["response"], full)
+            if errors:
+                self.violations.append(f"response {key}: {errors}")
+            payload = full
+        return status, headers, payload
+
+    def _page(self, req: Request, items: list) -> tuple[dict, list]:
+        per_page = int(req.query.get("per_page", 30))
+        page = int(req.query.get("page", 1))
+        last = max(1, -(-len(items) // per_page))
+        headers = {}
+        if page < last:
+            base = f"{self.url}{req.path}?per_page={per_page}"
+            headers["Link"] = (f'<{base}&page={page + 1}>; rel="next", '
+                               f'<{base}&page={last}>; rel="last"')
+        return headers, items[(page - 1) * per_page:page * per_page]
+
+    # one method per operationId (issues/list-comments -> _issues_list_comments)
+
+    def _checks_create(self, req):
+        self.state.next_id += 1
+        run = dict(req.body, id=self.state.next_id, output=dict(req.body.get("output", {})),
+                   url=f"{self.url}/repos/{self.repo}/check-runs/{self.state.next_id}")
+        run["output"]["annotations"] = list(run["output"].pop("annotations", []))
+        self.state.check_runs[run["id"]] = run
+        return 201, {}, _check_run_view(run)
+
+    def _checks_update(self, req, run_id):
+        run = self.state.check_runs.get(int(run_id))
+        if run is None:
+            return 404, {}, {"message": "Not Found"}
+        body = copy.deepcopy(req.body)  # the recorded request stays as it was sent
+        output = body.pop("output", None)
+        run.update(body)
+        if output is not None:
+            added = output.pop("annotations", [])
+            run["output"].update(output)
+            run["output"]["annotations"] += added
+        return 200, {}, _check_run_view(run)
+
+    def _issues_get(self, req, number):
+        number = int(number)
+        if number not in self.state.pulls:
+            return 404, {}, {"message": "Not Found"}
+        return 200, {}, {"number": number, "labels": self._label_view(number),
+                         "url": f"{self.url}/repos/{self.repo}/issues/{number}"}
+
+    def _issues_list_comments(self, req, number):
+        headers, items = self._page(req, self.state.comments.get(int(number), []))
+        return 200, headers, items
+
+    def _issues_create_comment(self, req, number):
+        if int(number) not in self.state.pulls:
+            return 404, {}, {"message": "Not Found"}
+        return 201, {}, self._new_comment(int(number), req.body["body"], "github-actions[bot]")
+
+    def _issues_update_comment(self, req, comment_id):
+        for comments in self.state.comments.values():
+            for comment in comments:
+                if comment["id"] == int(comment_id):
+                    comment["body"] = req.body["body"]
+                    return 200, {}, comment
+        return 404, {}, {"message": "Not Found"}
+
+    def _issues_add_labels(self, req, number):
+        names = req.body["labels"] if isinstance(req.body, dict) else req.body
+        names = [n if isinstance(n, str) else n["name"] for n in names]
+        current = self.state.labels.setdefault(int(number), [])
+        current += [n for n in names if n not in current]
+        return 200, {}, self._label_view(int(number))
+
+    def _issues_remove_label(self, req, number, name):
+        current = self.state.labels.setdefault(int(number), [])
+        if name not in current:
+            return 404, {}, {"message": "Label does not exist"}
+        current.remove(name)
+        return 200, {}, self._label_view(int(number))
+
+    def _label_view(self, number: int) -> list:
+        return [{"id": i + 1, "name": n, "url": f"{self.url}/repos/{self.repo}/labels/{n}",
+                 "color": "ededed", "default": False}
+                for i, n in enumerate(self.state.labels.get(number, []))]
+
+    def _pulls_get(self, req, number):
+        number = int(number)
+        if number not in self.state.pulls:
+            return 404, {}, {"message": "Not Found"}
+        sha = self.state.pulls[number]
+        return 200, {}, {"number": number, "head": {"sha": sha, "ref": f"pr-{number}"},
+                         "url": f"{self.url}/repos/{self.repo}/pulls/{number}"}
+
+    def _repos_create_commit_status(self, req, sha):
+        self.state.next_id += 1
+        status = dict(req.body, id=self.state.next_id)
+        self.state.statuses.setdefault(sha, []).append(status)
+        return 201, {}, status
+
+
+def _check_run_view(run: dict) -> dict:
+    view = {k: v for k, v in run.items() if k != "output"}
+    output = run["output"]
+    view["output"] = {"title": output.get("title"), "summary": output.get("summary"),
+                      "text": output.get("text"),
+                      "annotations_count": len(output["annotations"]),
+                      "annotations_url": "https://github.invalid/annotations"}
+    return view
+
+
+def _branch(schema):
+    """The first alternative of a oneOf/anyOf/allOf that is not ``null``."""
+    while isinstance(schema, dict):
+        alts = schema.get("oneOf") or schema.get("anyOf") or schema.get("allOf")
+        if not alts:
+            return schema
+        schema = next((a for a in alts if a.get("type") != "null"), alts[0])
+    return {}
+
+
+def fill(schema, value):
+    """``value`` completed with the schema's required fields (placeholders), at every level."""
+    schema = _branch(schema)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out = placeholder(schema) or {}
+        out = out if isinstance(out, dict) else {}
+        out.update({k: fill(props.get(k, {}), v) for k, v in value.items()})
+        return out
+    if isinstance(value, list):
+        return [fill(schema.get("items", {}), v) for v in value]
+    return value
+
+
+def _errors(schema, instance) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}"[:300]
+                  for e in validator.iter_errors(instance))
+
+
+def _handler(fake: FakeGitHub):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            status, headers, payload = fake.handle(self.command, self.path, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
+
+    return Handler
