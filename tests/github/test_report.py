@@ -94,11 +94,18 @@ def test_past_the_cap_the_check_says_and_n_more(gh, tmp_path, monkeypatch):
 
 
 def test_an_errored_adapter_outranks_a_block_and_a_located_reason_keeps_its_line(gh, tmp_path):
-    reasons = [{"code": "MC801", "message": f"{ADAPTER}:6:3: MC303 alpha/r scale"}]
-    assert run(gate_dir(tmp_path, "error", reasons, cfg_verdict="error")) == 2
+    out = gate_dir(tmp_path, "error", [{"code": "MC810", "message": "floor"}],
+                   cfg_verdict="block")
+    report = json.loads((out / "gate.json").read_text())
+    report["configs"].append({"adapter": "other", "path": "configs/adapters/other.yaml",
+                              "verdict": "error", "reasons": [
+                                  {"code": "MC801", "message": f"{ADAPTER}:6:3: MC303 scale"}]})
+    (out / "gate.json").write_text(json.dumps(report))
+    assert run(out) == 2
     [check] = gh.state.check_runs.values()
     assert check["conclusion"] == "failure"
-    assert check["output"]["annotations"][0]["start_line"] == 6
+    assert [(a["message"][:5], a["start_line"]) for a in check["output"]["annotations"]] == \
+        [("MC801", 6), ("MC810", 1)]
 
 
 def test_the_sticky_comment_is_edited_in_place_past_a_page_of_other_comments(gh, tmp_path):
