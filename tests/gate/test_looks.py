@@ -4,21 +4,14 @@ itself calls, without training or lm-eval (tests/gate/test_gate_e2e.py runs thos
 
 from __future__ import annotations
 
-from modelcfg.config.model import Thresholds
+from gate_helpers import THRESHOLDS
+
 from modelcfg.evaluation.batches import fixed_order
 from modelcfg.gate import verdict
 from modelcfg.gate.looks import full_set_gains, run_looks
 from modelcfg.gate.stats import paired_test
 
 SEED = 0
-THRESHOLDS = Thresholds.from_document({
-    "apiVersion": "modelcfg/v1", "kind": "Thresholds", "name": "t",
-    "defaults": {"margin": 0.05, "alpha": 0.05, "safety_alpha": 0.01},
-    # Directions written out: the gate settles them from lm-eval before the looks.
-    "tasks": {"gen": {"metric": "exact_match", "higher_is_better": True},
-              "mc": {"metric": "acc", "require_gain": True, "higher_is_better": True}},
-    "safety": {"refuse": {"metric": "refusal_rate", "floor": 0.8, "higher_is_better": True}},
-})
 METRIC = {"gen": "exact_match", "mc": "acc", "refuse": "refusal_rate"}
 
 

@@ -7,19 +7,10 @@ import math
 import random
 
 import pytest
+from gate_helpers import THRESHOLDS
 
-from modelcfg.config.model import CostLimits, TaskRule, Thresholds
+from modelcfg.config.model import CostLimits, TaskRule
 from modelcfg.gate import verdict
-
-THRESHOLDS = Thresholds.from_document({
-    "apiVersion": "modelcfg/v1", "kind": "Thresholds", "name": "t",
-    "defaults": {"margin": 0.05, "alpha": 0.05, "safety_alpha": 0.01},
-    # Directions written out: the rules are judged here without results to read lm-eval's
-    # direction from (the gate sets it from them: modelcfg.gate.direction).
-    "tasks": {"gen": {"metric": "exact_match", "higher_is_better": True},
-              "mc": {"metric": "acc", "require_gain": True, "higher_is_better": True}},
-    "safety": {"refuse": {"metric": "refusal_rate", "floor": 0.8, "higher_is_better": True}},
-})
 
 
 def task_entry(scores, version=1, config_hash="h", metric="exact_match,strict", hashes=None):
