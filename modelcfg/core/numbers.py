@@ -13,28 +13,29 @@ def is_finite(value) -> bool:
         math.isfinite(value)
 
 
-def finite_or_none(value):
+def _replace_non_finite(value, replace):
     """``value`` with every NaN or infinite float (in nested dicts, lists and tuples) made
-    None, so it can be written as strict JSON."""
+    ``replace(number)``."""
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return replace(value)
     if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
+        return {k: _replace_non_finite(v, replace) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
+        return [_replace_non_finite(v, replace) for v in value]
     return value
+
+
+def finite_or_none(value):
+    """``value`` with every NaN or infinite float (nested) made None, so it can be written as
+    strict JSON."""
+    return _replace_non_finite(value, lambda _: None)
 
 
 def yaml_spelled(value):
     """``value`` with every NaN or infinite float (nested) written as YAML spells it
     (``.nan``, ``.inf``, ``-.inf``): strict JSON that still shows what a config said."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
-    if isinstance(value, dict):
-        return {k: yaml_spelled(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [yaml_spelled(v) for v in value]
-    return value
+    return _replace_non_finite(value, lambda x: ".nan" if math.isnan(x)
+                               else (".inf" if x > 0 else "-.inf"))
 
 
 def _refuse(name: str):
