@@ -39,6 +39,10 @@ def gh(monkeypatch, tmp_path):
         monkeypatch.setenv("GITHUB_REPOSITORY", fake.repo)
         monkeypatch.setenv("MODELCFG_GITHUB_BACKOFF", "0.001")
         monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+        for name in ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "MODELCFG_GITHUB_APP_ID",
+                     "MODELCFG_GITHUB_APP_PRIVATE_KEY", "MODELCFG_GITHUB_APP_INSTALLATION_ID"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)  # --root: no ledger but the judge tree's
         monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
         yield fake
         assert fake.violations == []  # every body matched GitHub's published schemas
@@ -148,9 +152,9 @@ def test_an_outage_never_passes(gh, tmp_path, capsys):
     gh.down = True
     assert run(gate_dir(tmp_path, "pass"), "--sha", SHA) == 1
     err = capsys.readouterr().err
-    assert "error: MC013 GitHub did not take the report: MC013 create the check run: HTTP 503 " \
-        "Service Unavailable (after 5 attempts)" in err
-    assert len(gh.calls("POST", "/check-runs$")) == 5
+    assert "error: MC013 GitHub did not take the report: MC013 create the check run " \
+        "modelcfg/gate: HTTP 503 Service Unavailable (after 5 attempts)" in err
+    assert len(gh.calls("GET", "/commits/[0-9a-f]+/check-runs$")) == 5  # found before made
 
 
 def test_an_outage_keeps_a_block_a_block(gh, tmp_path):
@@ -162,7 +166,7 @@ def test_a_refused_token_fails_at_once(gh, tmp_path, capsys):
     gh.fail("POST", "/check-runs$", 403, times=1, message="Resource not accessible by "
             "integration")
     assert run(gate_dir(tmp_path, "pass")) == 1
-    assert "MC014 create the check run: HTTP 403 Resource not accessible by integration" in \
+    assert "MC014 create the check run modelcfg/gate: HTTP 403 Resource not accessible by integration" in \
         capsys.readouterr().err
     assert len(gh.calls("POST", "/check-runs$")) == 1
 
@@ -195,7 +199,9 @@ def test_without_sha_the_pull_requests_head_is_read(gh, tmp_path):
 
 
 def test_usage_errors(monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    for name in ("GITHUB_TOKEN", "MODELCFG_GITHUB_APP_ID", "MODELCFG_GITHUB_APP_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/configs")
     assert run(tmp_path) == 2
     assert "MC010 GITHUB_TOKEN is not set" in capsys.readouterr().err
     monkeypatch.setenv("GITHUB_TOKEN", "t")
