@@ -167,8 +167,8 @@ def _comment_body(report, markdown, roots, repo, name, pacing) -> str:
     replaced by the metric history as text and a link to the run's artifact."""
     kept = "\n".join(line for line in markdown.splitlines()
                       if line != "## Metric history" and not line.startswith("![metric "))
-    extra = [part for part in (history_markdown(report, roots), artifact_line(repo, name, pacing))
-             if part]
+    extra = [part.strip("\n") for part in (history_markdown(report, roots),
+                                             artifact_line(repo, name, pacing)) if part]
     return truncate(MARKER + "\n" + "\n\n".join([kept.rstrip("\n"), *extra]).rstrip("\n")
                     + "\n")
 
