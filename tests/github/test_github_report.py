@@ -246,8 +246,8 @@ def test_another_workflow_run_gets_its_own_check_run(gh, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_RUN_ID", "1")
     assert run(gate_dir(tmp_path, "pass")) == 0
     monkeypatch.setenv("GITHUB_RUN_ID", "2")
-    assert run(gate_dir(tmp_path / "x", "pass") if (tmp_path / "x").mkdir() is None else
-               None) == 0
+    (tmp_path / "rerun").mkdir()
+    assert run(gate_dir(tmp_path / "rerun", "pass")) == 0
     assert [c["external_id"] for c in gh.state.check_runs.values()] == ["1/1", "2/1"]
 
 
