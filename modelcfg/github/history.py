@@ -31,6 +31,8 @@ def history_markdown(report: dict, roots: list[Path]) -> str:
             entries = read_entries(root)
         except UserError as err:
             note = f"\n\nThe ledger was left out: {err.code} {err.message}\n"
+        except Exception as err:  # noqa: BLE001 - the history is an extra, never the verdict
+            note = f"\n\nThe ledger was left out: {type(err).__name__}: {err}\n"
     series = history(entries, report)
     if not series:
         return note.lstrip("\n")

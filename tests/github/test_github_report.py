@@ -303,3 +303,13 @@ def test_the_comment_carries_the_metric_history_and_the_artifact_link(gh, tmp_pa
         "The history plot (history.png) and the evidence are in the artifact [gate-7]("
         f"https://ghe.example/octo/configs/actions/runs/4242/artifacts/{artifact['id']}).\n")
     assert len(gh.calls("GET", "/actions/runs/4242/artifacts$")) == 1
+
+
+def test_a_ledger_that_does_not_verify_is_left_out_with_a_note(gh, tmp_path):
+    out = gate_dir(tmp_path, "pass")
+    (out / "judge-tree" / "evals").mkdir()
+    (out / "judge-tree" / "evals" / "ledger.jsonl").write_text('{"seq": 5}\n')
+    assert run(out) == 0
+    body = gh.state.comments[7][0]["body"]
+    assert body.startswith(f"{MARKER}\n# modelcfg gate: PASS\n\nbody\n\nThe ledger was left "
+                           "out: MC716 the ledger does not verify")
