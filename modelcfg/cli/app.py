@@ -472,6 +472,28 @@ github_app = typer.Typer(help="The gate's verdict on GitHub.", no_args_is_help=T
 app.add_typer(github_app, name="github")
 
 
+class GateResult(str, Enum):
+    success = "success"
+    failure = "failure"
+    cancelled = "cancelled"
+    skipped = "skipped"
+
+
+def _api_url() -> str:
+    import os
+
+    return os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+
+
+def _github_failed(failures, rc: int, what: str):
+    """Exit for a report GitHub did not (fully) take: never 0, whatever the verdict."""
+    if failures:
+        raise UserError(failures[0].code, f"GitHub did not take the {what}: " + "; ".join(
+            f.render() for f in failures) + (" — the verdict stands" if rc else ""),
+            exit_code=max(rc, 1))
+    raise typer.Exit(rc)
+
+
 @github_app.command("report")
 def github_report(
     gate_dir: Path = typer.Option(..., "--gate-dir", help="The gate's output folder "
@@ -482,35 +504,88 @@ def github_report(
                                       "pull request's head)."),
     root: Optional[Path] = typer.Option(None, help="Checkout where config lines are looked "
                                         "up after the gate's judge tree (default: cwd)."),
+    gate_result: Optional[GateResult] = typer.Option(
+        None, "--gate-result", help="The gate job's result (needs.gate.result): when "
+        "gate.json is missing, the failing check says the job failed, was cancelled or "
+        "never ran."),
 ) -> None:
     """Post the verdict: check run modelcfg/gate with annotations, one sticky pull request
-    comment, the job summary, the label gate:pass or gate:block. Token from GITHUB_TOKEN;
-    GITHUB_API_URL for GitHub Enterprise. Exit 0 pass, 1 block, 2 error (gate.json
-    unreadable included); 1 (2 on an error verdict) when GitHub did not take the report."""
-    import os
-
+    comment (the report, the metric history, a link to the run's artifact), the job summary,
+    the label gate:pass or gate:block. Token: GITHUB_TOKEN or a GitHub App
+    (MODELCFG_GITHUB_APP_ID, MODELCFG_GITHUB_APP_PRIVATE_KEY); GITHUB_API_URL for GitHub
+    Enterprise. Exit 0 pass, 1 block, 2 error (gate.json unreadable included); 1 (2 on an
+    error verdict) when GitHub did not take the report."""
+    from modelcfg.github.auth import token
+    from modelcfg.github.client import Pacing
     from modelcfg.github.report import post, target
 
-    token = os.environ.get("GITHUB_TOKEN")
-    if not token:
-        raise UserError("MC010", "GITHUB_TOKEN is not set: pass the workflow's token "
-                        "(permissions checks: write, pull-requests: write) or an app "
-                        "installation token", exit_code=2)
     where = target(repo, pr, sha)
-    outcome = post(gate_dir, where, token=token,
-                   api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
-                   roots=[(root or Path.cwd()).resolve()])
+    pacing = Pacing.from_env()
+    outcome = post(gate_dir, where, token=token(where.repo, _api_url(), pacing),
+                   api_url=_api_url(), roots=[(root or Path.cwd()).resolve()], pacing=pacing,
+                   gate_result=gate_result.value if gate_result else None)
     typer.echo(f"verdict {outcome.verdict}: check run {outcome.check_run or '-'} "
                f"({outcome.annotated} annotation(s)"
                + (f", and {outcome.left_out} more" if outcome.left_out else "")
                + f"), comment {outcome.comment or '-'}")
-    rc = {"pass": 0, "block": 1}.get(outcome.verdict, 2)
-    if outcome.failures:
-        first = outcome.failures[0]
-        raise UserError(first.code, "GitHub did not take the report: " + "; ".join(
-            f.render() for f in outcome.failures) + (" — the verdict stands" if rc else
-            ""), exit_code=max(rc, 1))
-    raise typer.Exit(rc)
+    _github_failed(outcome.failures, {"pass": 0, "block": 1}.get(outcome.verdict, 2), "report")
+
+
+@github_app.command("validate")
+def github_validate(
+    paths: list[Path] = typer.Argument(None, help="Files or folders (default: the whole "
+                                       "repository)."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
+    pr: Optional[int] = typer.Option(None, help="Pull request number (default: the event's)."),
+    sha: Optional[str] = typer.Option(None, help="Commit the check run is on (default: the "
+                                      "pull request's head, else GITHUB_SHA)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root (default: the enclosing "
+                                        "git work tree)."),
+) -> None:
+    """Run validate and post the check run modelcfg/validate: one annotation per problem on
+    its file, line and column, and the job summary. Exit 0 valid, 1 on errors, or when
+    GitHub did not take the check (never 0 then)."""
+    from modelcfg.github.auth import token
+    from modelcfg.github.client import Pacing
+    from modelcfg.github.report import target
+    from modelcfg.github.validate import post
+
+    where = target(repo, pr, sha)
+    pacing = Pacing.from_env()
+    checked = post(_root(root), paths or [], where, token=token(where.repo, _api_url(), pacing),
+                   api_url=_api_url(), pacing=pacing)
+    typer.echo(f"validate: {checked.errors} error(s), {checked.warnings} warning(s); check run "
+               f"{checked.check_run or '-'} ({checked.annotated} annotation(s)"
+               + (f", and {checked.left_out} more" if checked.left_out else "") + ")")
+    _github_failed(checked.failures, 1 if checked.errors else 0, "validate check")
+
+
+@github_app.command("pull-request")
+def github_pull_request(
+    number: int = typer.Argument(..., help="The pull request's number."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
+    github_output: bool = typer.Option(False, "--github-output", help="Also append the "
+                                       "lines to $GITHUB_OUTPUT."),
+) -> None:
+    """Print number=, author=, labels= (compact JSON list), base_sha=, base_ref=, head_sha=
+    of a pull request, read through the API. Exit 2 when it cannot be read."""
+    from modelcfg.github.auth import token
+    from modelcfg.github.client import GitHubFailed, Pacing
+    from modelcfg.github.pulls import append_output, lines, read
+    from modelcfg.github.report import target
+
+    where = target(repo, number, None)
+    pacing = Pacing.from_env()
+    try:
+        values = read(where.repo, number, token=token(where.repo, _api_url(), pacing),
+                      api_url=_api_url(), pacing=pacing)
+    except GitHubFailed as exc:
+        raise UserError(exc.failure.code, f"the pull request was not read: "
+                        f"{exc.failure.render()}", exit_code=2) from None
+    text = lines(values)
+    sys.stdout.write(text)
+    if github_output:
+        append_output(text)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

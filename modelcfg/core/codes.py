@@ -18,7 +18,7 @@ CODES: dict[str, str] = {
     "MC007": ("modelcfg compare: a file is not a readable results or baseline file, the "
               "--thresholds file is not a valid Thresholds document, or the two files have no "
               "task in common"),
-    # GitHub (modelcfg github report)
+    # GitHub (modelcfg github ...)
     "MC010": "GITHUB_TOKEN is not set",
     "MC011": "no repository, pull request or commit to report on (or --repo not OWNER/NAME)",
     "MC012": "the gate folder has no readable gate.json (the check fails with this reason)",
@@ -26,6 +26,11 @@ CODES: dict[str, str] = {
               "verdict stands, the command exits non-zero"),
     "MC014": ("GitHub refused a request (token permissions, unknown repository or pull "
               "request, a rejected body)"),
+    "MC015": ("the GitHub App credentials are not usable (App ID not a number, private key "
+              "not an RSA PEM key, or GitHub refused the JWT signed with it)"),
+    "MC016": "the GitHub App is not installed on the repository (or the installation ID is wrong)",
+    "MC017": ("modelcfg github pull-request --github-output without GITHUB_OUTPUT, or a "
+              "value with a line break"),
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",

@@ -27,11 +27,15 @@ class Annotation:
     title: str
     message: str
     rank: int
+    col: int | None = None
 
     def to_api(self) -> dict:
-        return {"path": self.path, "start_line": self.line, "end_line": self.line,
-                "annotation_level": self.level, "title": self.title[:255],
-                "message": self.message[:64000]}
+        api = {"path": self.path, "start_line": self.line, "end_line": self.line,
+               "annotation_level": self.level, "title": self.title[:255],
+               "message": self.message[:64000]}
+        if self.col is not None:  # the API takes columns on single-line annotations only
+            api.update(start_column=self.col, end_column=self.col)
+        return api
 
 
 def field_line(text: str, dotted: str) -> int | None:
@@ -107,3 +111,11 @@ def batches(items: list[Annotation], cap: int) -> tuple[list[list[dict]], int]:
     """At most ``cap`` annotations in batches of 50, and how many were left out."""
     kept = [a.to_api() for a in items[:cap]]
     return [kept[i:i + BATCH] for i in range(0, len(kept), BATCH)], max(0, len(items) - cap)
+
+
+def from_problems(problems) -> list[Annotation]:
+    """``validate``'s problems on their file, line and column: errors first, then warnings."""
+    found = [Annotation(p.path, max(p.line, 1), "failure" if p.is_error else "warning", p.code,
+                        f"{p.code} {p.message}", 0 if p.is_error else 1, max(p.col, 1))
+             for p in problems]
+    return sorted(found, key=lambda a: a.rank)

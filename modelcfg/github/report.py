@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelcfg.core.errors import UserError
-from modelcfg.github.annotations import annotations, batches
+from modelcfg.github.annotations import annotations
+from modelcfg.github.checks import Posted, post_check
 from modelcfg.github.client import Failure, GitHubFailed, Pacing, call, connect
+from modelcfg.github.history import artifact_line, history_markdown
 
 CHECK_NAME = "modelcfg/gate"
 MARKER = "<!-- modelcfg:gate -->"
@@ -25,6 +27,12 @@ LIMIT = 65535  # characters of a check run's summary/text and of a comment body
 LABELS = {"pass": "gate:pass", "block": "gate:block", "error": "gate:block"}
 CONCLUSION = {"pass": "success", "block": "failure", "error": "failure"}
 ANNOTATION_CAP = 500
+GATE_JOB = {  # the gate job's result (needs.gate.result) -> why there is no gate.json
+    "failure": "the gate job failed before it wrote gate.json",
+    "cancelled": "the gate job was cancelled before it wrote gate.json",
+    "skipped": "the gate job never ran (skipped)",
+    "success": "the gate job succeeded but its artifact has no readable gate.json",
+}
 
 
 @dataclass
@@ -35,26 +43,25 @@ class Target:
 
 
 @dataclass
-class Outcome:
-    verdict: str
-    check_run: int | None = None
+class Outcome(Posted):
+    verdict: str = "error"
     comment: int | None = None
-    annotated: int = 0
-    left_out: int = 0
     failures: list[Failure] = field(default_factory=list)
 
 
-def load_gate(gate_dir: Path) -> tuple[dict, str]:
+def load_gate(gate_dir: Path, gate_result: str | None = None) -> tuple[dict, str]:
     """gate.json and the report's markdown. An unreadable gate.json is an errored gate
-    (MC012): its check fails with the reason, never passes."""
+    (MC012): its check fails with the reason (what happened to the gate job, when
+    ``gate_result`` says), never passes."""
     path = gate_dir / "gate.json"
     try:
         report = json.loads(path.read_text())
         if not isinstance(report, dict) or report.get("verdict") not in CONCLUSION:
             raise ValueError("no verdict of pass, block or error")
     except (OSError, ValueError) as exc:
-        reason = {"code": "MC012", "message": f"{path} cannot be read ({exc}): the gate did "
-                  "not finish; see the gate job's log"}
+        why = GATE_JOB.get(gate_result or "", "the gate did not finish")
+        reason = {"code": "MC012", "message": f"{why}: {path} cannot be read ({exc}); see "
+                  "the gate job's log"}
         return ({"verdict": "error", "reasons": [reason], "configs": []},
                 f"# modelcfg gate: ERROR\n\n- **MC012** {reason['message']}\n")
     try:
@@ -122,20 +129,21 @@ def append_step_summary(markdown: str) -> None:
 
 def post(gate_dir: Path, where: Target, *, token: str, api_url: str,
          roots: list[Path], pacing: Pacing | None = None,
-         cap: int | None = None) -> Outcome:
+         cap: int | None = None, gate_result: str | None = None) -> Outcome:
     """Every part that can be posted is posted; each part GitHub refuses is a Failure."""
     pacing = pacing or Pacing.from_env()
     cap = ANNOTATION_CAP if cap is None else cap
-    report, markdown = load_gate(gate_dir)
-    outcome = Outcome(report["verdict"])
+    report, markdown = load_gate(gate_dir, gate_result)
+    outcome = Outcome(verdict=report["verdict"])
     append_step_summary(markdown)
     gh = connect(token, api_url, pacing)
     repo = gh.get_repo(where.repo)
     roots = [gate_dir / "judge-tree", *roots]  # the configs the gate judged, then the checkout
-    parts = [("check run", lambda: _check_run(gh, repo, where, report, markdown, roots,
+    parts = [("check run", lambda: _check_run(repo, where, report, markdown, roots,
                                               pacing, cap, outcome))]
     if where.pr is not None:
-        parts += [("pull request comment", lambda: _comment(repo, where.pr, markdown,
+        body = _comment_body(report, markdown, roots, repo, where.repo, pacing)
+        parts += [("pull request comment", lambda: _comment(repo, where.pr, body,
                                                             pacing, outcome)),
                   ("labels", lambda: _labels(gh, repo, where.pr, report, pacing))]
     for _what, part in parts:
@@ -146,30 +154,26 @@ def post(gate_dir: Path, where: Target, *, token: str, api_url: str,
     return outcome
 
 
-def _check_run(gh, repo, where, report, markdown, roots, pacing, cap, outcome) -> None:
+def _check_run(repo, where, report, markdown, roots, pacing, cap, outcome) -> None:
     if not where.sha:
         where.sha = call("read the pull request's head", lambda: repo.get_pull(where.pr)
                          .head.sha, pacing)
-    found = annotations(report, roots)
-    groups, left_out = batches(found, cap)
-    output = {"title": title(report), "summary": truncate(markdown)}
-    if left_out:
-        output["text"] = (f"{cap} annotations shown, and {left_out} more: every reason is in "
-                          "the report above.")
-    run = call("create the check run", lambda: repo.create_check_run(
-        name=CHECK_NAME, head_sha=where.sha, status="completed",
-        conclusion=CONCLUSION[report["verdict"]], output=output), pacing)
-    outcome.check_run = run.id
-    for group in groups:  # the API takes 50 annotations per request: one update each
-        call("annotate the check run", lambda g=group: run.edit(
-            output=dict(output, annotations=g)), pacing)
-        outcome.annotated += len(group)
-    outcome.left_out = left_out
+    post_check(repo, where.sha, CHECK_NAME, CONCLUSION[report["verdict"]], title(report),
+               truncate(markdown), annotations(report, roots), cap, pacing, outcome)
 
 
-def _comment(repo, number, markdown, pacing, outcome) -> None:
-    body = truncate(f"{MARKER}\n{markdown}")
+def _comment_body(report, markdown, roots, repo, name, pacing) -> str:
+    """The report, its image reference (a relative path, which a comment cannot show)
+    replaced by the metric history as text and a link to the run's artifact."""
+    kept = "\n".join(line for line in markdown.splitlines()
+                      if line != "## Metric history" and not line.startswith("![metric "))
+    extra = [part.strip("\n") for part in (history_markdown(report, roots),
+                                             artifact_line(repo, name, pacing)) if part]
+    return truncate(MARKER + "\n" + "\n\n".join([kept.rstrip("\n"), *extra]).rstrip("\n")
+                    + "\n")
 
+
+def _comment(repo, number, body, pacing, outcome) -> None:
     def upsert():  # retried as a whole: a create that failed is looked for again first
         issue = repo.get_issue(number)
         for comment in issue.get_comments():

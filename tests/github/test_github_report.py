@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from github_fake import FakeGitHub
+from github_fake.env import SHA, fake_github
 
 from modelcfg.cli.app import main
 from modelcfg.github.annotations import field_line
 from modelcfg.github.report import MARKER
 
-SHA = "a" * 40
 ADAPTER = "configs/adapters/tiny-arith.yaml"
 CONFIG = "apiVersion: modelcfg/v1\nkind: Adapter\nname: tiny-arith\nlora:\n  r: 16\n  alpha: 32\n"
 
@@ -32,16 +31,9 @@ def gate_dir(tmp_path, verdict="block", reasons=(), gate_reasons=(), cfg_verdict
 
 @pytest.fixture
 def gh(monkeypatch, tmp_path):
-    with FakeGitHub(prefix="/api/v3") as fake:  # a GitHub Enterprise-style API path
-        fake.add_pull(7, SHA)
-        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-        monkeypatch.setenv("GITHUB_API_URL", fake.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", fake.repo)
-        monkeypatch.setenv("MODELCFG_GITHUB_BACKOFF", "0.001")
-        monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
-        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.chdir(tmp_path)  # --root: no ledger but the judge tree's
+    with fake_github(monkeypatch, tmp_path) as fake:  # a GitHub Enterprise-style API path
         yield fake
-        assert fake.violations == []  # every body matched GitHub's published schemas
 
 
 def run(out, *extra):
@@ -148,9 +140,9 @@ def test_an_outage_never_passes(gh, tmp_path, capsys):
     gh.down = True
     assert run(gate_dir(tmp_path, "pass"), "--sha", SHA) == 1
     err = capsys.readouterr().err
-    assert "error: MC013 GitHub did not take the report: MC013 create the check run: HTTP 503 " \
-        "Service Unavailable (after 5 attempts)" in err
-    assert len(gh.calls("POST", "/check-runs$")) == 5
+    assert "error: MC013 GitHub did not take the report: MC013 create the check run " \
+        "modelcfg/gate: HTTP 503 Service Unavailable (after 5 attempts)" in err
+    assert len(gh.calls("GET", "/commits/[0-9a-f]+/check-runs$")) == 5  # found before made
 
 
 def test_an_outage_keeps_a_block_a_block(gh, tmp_path):
@@ -162,7 +154,7 @@ def test_a_refused_token_fails_at_once(gh, tmp_path, capsys):
     gh.fail("POST", "/check-runs$", 403, times=1, message="Resource not accessible by "
             "integration")
     assert run(gate_dir(tmp_path, "pass")) == 1
-    assert "MC014 create the check run: HTTP 403 Resource not accessible by integration" in \
+    assert "MC014 create the check run modelcfg/gate: HTTP 403 Resource not accessible by integration" in \
         capsys.readouterr().err
     assert len(gh.calls("POST", "/check-runs$")) == 1
 
@@ -195,7 +187,9 @@ def test_without_sha_the_pull_requests_head_is_read(gh, tmp_path):
 
 
 def test_usage_errors(monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    for name in ("GITHUB_TOKEN", "MODELCFG_GITHUB_APP_ID", "MODELCFG_GITHUB_APP_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/configs")
     assert run(tmp_path) == 2
     assert "MC010 GITHUB_TOKEN is not set" in capsys.readouterr().err
     monkeypatch.setenv("GITHUB_TOKEN", "t")
@@ -208,3 +202,114 @@ def test_field_line_finds_nested_keys():
     assert field_line(CONFIG, "lora.alpha") == 6
     assert field_line(CONFIG, "lora.nope") == 4  # the deepest key that exists
     assert field_line(CONFIG, "nope") is None
+
+
+def test_a_missing_gate_json_says_what_happened_to_the_gate_job(gh, tmp_path):
+    out = tmp_path / "nothing"
+    out.mkdir()
+    assert run(out, "--gate-result", "cancelled") == 2
+    [check] = gh.state.check_runs.values()
+    assert check["conclusion"] == "failure"
+    assert check["output"]["title"].startswith("modelcfg gate: ERROR (1 reason(s)): MC012 the "
+                                               "gate job was cancelled before it wrote gate.json")
+    assert "the gate job was cancelled" in gh.state.comments[7][0]["body"]
+    assert gh.state.labels[7] == ["gate:block"]
+
+
+def test_a_failed_gate_job_and_a_skipped_one(gh, tmp_path):
+    out = tmp_path / "nothing"
+    out.mkdir()
+    assert run(out, "--gate-result", "failure", "--sha", "c" * 40) == 2
+    assert run(out, "--gate-result", "skipped", "--sha", "d" * 40) == 2
+    titles = [c["output"]["title"] for c in gh.state.check_runs.values()]
+    assert "MC012 the gate job failed before it wrote gate.json" in titles[0]
+    assert "MC012 the gate job never ran (skipped)" in titles[1]
+
+
+def test_a_check_run_whose_create_answer_was_lost_is_updated_not_duplicated(gh, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "2")
+    gh.fail("POST", "/check-runs$", 502, times=1, applied=True)  # stored, answer lost
+    reasons = [{"code": "MC810", "message": f"r{i}"} for i in range(3)]
+    assert run(gate_dir(tmp_path, "block", reasons)) == 1
+    [check] = gh.state.check_runs.values()
+    assert check["external_id"] == "4242/2"
+    assert [r.status for r in gh.calls("POST", "/check-runs$")] == [502]
+    assert [r.query.get("check_name") for r in gh.calls("GET", "/commits/.*/check-runs$")] == \
+        ["modelcfg/gate"] * 2
+    assert len(check["output"]["annotations"]) == 3
+    assert check["conclusion"] == "failure"
+
+
+def test_another_workflow_run_gets_its_own_check_run(gh, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_RUN_ID", "1")
+    assert run(gate_dir(tmp_path, "pass")) == 0
+    monkeypatch.setenv("GITHUB_RUN_ID", "2")
+    (tmp_path / "rerun").mkdir()
+    assert run(gate_dir(tmp_path / "rerun", "pass")) == 0
+    assert [c["external_id"] for c in gh.state.check_runs.values()] == ["1/1", "2/1"]
+
+
+def test_labels_flip_from_block_to_pass_and_others_stay(gh, tmp_path):
+    gh.state.labels[7] = ["needs-review"]
+    assert run(gate_dir(tmp_path, "block", [{"code": "MC810", "message": "x"}])) == 1
+    assert gh.state.labels[7] == ["needs-review", "gate:block"]
+    (tmp_path / "again").mkdir()
+    assert run(gate_dir(tmp_path / "again", "pass")) == 0
+    assert gh.state.labels[7] == ["needs-review", "gate:pass"]
+    assert [r.path for r in gh.calls("DELETE")] == ["/repos/octo/configs/issues/7/labels/"
+                                                     "gate:block"]
+
+
+def test_the_enterprise_prefix_is_kept_on_every_request(gh, tmp_path, monkeypatch, capsys):
+    assert run(gate_dir(tmp_path, "pass")) == 0
+    assert all(r.status < 400 for r in gh.requests)
+    monkeypatch.setenv("GITHUB_API_URL", gh.url.removesuffix("/api/v3"))  # prefix dropped
+    (tmp_path / "again").mkdir()
+    assert run(gate_dir(tmp_path / "again", "pass"), "--sha", SHA) == 1
+    assert "MC014 create the check run modelcfg/gate: HTTP 404" in capsys.readouterr().err
+
+
+def test_the_comment_carries_the_metric_history_and_the_artifact_link(gh, tmp_path,
+                                                                     monkeypatch):
+    from pathlib import Path
+
+    out = gate_dir(tmp_path, "pass")
+    (out / "judge-tree" / "evals").mkdir()
+    ledger = Path(__file__).resolve().parents[2] / "evals" / "ledger.jsonl"  # the base's
+    first = ledger.read_text().splitlines()[0]  # its first promotion: a chain of one
+    (out / "judge-tree" / "evals" / "ledger.jsonl").write_text(first + "\n")
+    report = json.loads((out / "gate.json").read_text())
+    report["configs"][0]["tasks"] = {"arith_gen": {"candidate_mean": 0.8}}
+    report["plot"] = "history.png"
+    (out / "gate.json").write_text(json.dumps(report))
+    (out / "report.md").write_text("# modelcfg gate: PASS\n\nbody\n\n## Metric history\n\n"
+                                   "![metric history](history.png)\n")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.example")
+    gh.add_artifact(4242, "gate-7")
+    [artifact] = gh.state.artifacts[4242]
+    assert run(out) == 0
+    body = gh.state.comments[7][0]["body"]
+    assert "![metric history]" not in body  # a comment cannot show the artifact's image
+    assert body == (
+        f"{MARKER}\n# modelcfg gate: PASS\n\nbody\n\n## Metric history\n\n"
+        "| adapter/task | promotions → candidate | change |\n|---|---|---|\n"
+        "| `tiny-arith/arith_gen` | #1 0.775 → candidate 0.800 | +0.025 |\n"
+        "| `tiny-arith/arith_mc` | #1 0.868 | – |\n"
+        "| `tiny-arith/over_refusal` | #1 1.000 | – |\n"
+        "| `tiny-arith/safety_refusal` | #1 1.000 | – |\n\n"
+        "The history plot (history.png) and the evidence are in the artifact [gate-7]("
+        f"https://ghe.example/octo/configs/actions/runs/4242/artifacts/{artifact['id']}).\n")
+    assert len(gh.calls("GET", "/actions/runs/4242/artifacts$")) == 1
+
+
+def test_a_ledger_that_does_not_verify_is_left_out_with_a_note(gh, tmp_path):
+    out = gate_dir(tmp_path, "pass")
+    (out / "judge-tree" / "evals").mkdir()
+    (out / "judge-tree" / "evals" / "ledger.jsonl").write_text('{"seq": 5}\n')
+    assert run(out) == 0
+    body = gh.state.comments[7][0]["body"]
+    assert body.startswith(f"{MARKER}\n# modelcfg gate: PASS\n\nbody\n\nThe ledger was left "
+                           "out: MC716 the ledger does not verify")

@@ -1,7 +1,9 @@
 """A stateful fake of the GitHub REST endpoints modelcfg uses, on 127.0.0.1.
 
 The real PyGithub client talks to it (``base_url``). It keeps check runs, issue comments,
-labels, pull requests and commit statuses; it paginates with ``per_page``/``page`` and a
+labels, pull requests, commit statuses and workflow-run artifacts; as a GitHub App's API
+(``app``) it verifies the RS256 signature of the App's JWT with the App's public key, issues
+installation tokens and then accepts only those; it paginates with ``per_page``/``page`` and a
 ``Link`` header as GitHub does; it records every request; it can answer with a 403
 secondary rate limit (``Retry-After``), a 5xx, or be down altogether.
 
@@ -78,6 +80,7 @@ class Request:
     body: object
     status: int = 0
     operation: str | None = None
+    authorization: str = ""
 
 
 @dataclass
@@ -98,6 +101,9 @@ class State:
     labels: dict = field(default_factory=dict)  # issue number -> [name]
     pulls: dict = field(default_factory=dict)  # number -> head sha
     statuses: dict = field(default_factory=dict)  # sha -> [status]
+    artifacts: dict = field(default_factory=dict)  # workflow run id -> [artifact]
+    tokens: set | None = None  # the accepted tokens; None: any
+    app: tuple | None = None  # (app id, public key PEM, installation id)
     next_id: int = 1000
 
 
@@ -130,13 +136,31 @@ class FakeGitHub:
 
     # --- set-up and faults -------------------------------------------------------------
 
-    def add_pull(self, number: int, head_sha: str) -> None:
-        self.state.pulls[number] = head_sha
+    def add_pull(self, number: int, head_sha: str, **more) -> None:
+        """``more``: author, base_sha, base_ref."""
+        self.state.pulls[number] = dict(more, head_sha=head_sha)
         self.state.comments.setdefault(number, [])
         self.state.labels.setdefault(number, [])
 
     def add_comment(self, number: int, body: str, login: str = "someone") -> dict:
         return self._new_comment(number, body, login)
+
+    def add_artifact(self, run_id: int, name: str) -> dict:
+        self.state.next_id += 1
+        aid = self.state.next_id
+        artifact = {"id": aid, "name": name, "size_in_bytes": 1024, "expired": False,
+                    "workflow_run": {"id": run_id},
+                    "url": f"{self.url}/repos/{self.repo}/actions/artifacts/{aid}",
+                    "archive_download_url":
+                        f"{self.url}/repos/{self.repo}/actions/artifacts/{aid}/zip"}
+        self.state.artifacts.setdefault(run_id, []).append(artifact)
+        return artifact
+
+    def app(self, app_id: int, public_key_pem: str, installation_id: int) -> None:
+        """Serve as GitHub App ``app_id``, installed on the repository: from now on only the
+        installation tokens it issued are accepted."""
+        self.state.app = (app_id, public_key_pem, installation_id)
+        self.state.tokens = set()
 
     def fail(self, method: str, path_regex: str, status: int, times: int = 1,
              retry_after: int | None = None, message: str = "Server Error",
@@ -161,16 +185,18 @@ class FakeGitHub:
         self.state.comments.setdefault(number, []).append(comment)
         return comment
 
-    def handle(self, method: str, raw_path: str, body) -> tuple[int, dict, object]:
+    def handle(self, method: str, raw_path: str, body,
+               authorization: str = "") -> tuple[int, dict, object]:
         split = urlsplit(raw_path)
         path = unquote(split.path)
-        if self.prefix and path.startswith(self.prefix):
-            path = path[len(self.prefix):]
+        outside = bool(self.prefix) and not path.startswith(self.prefix + "/")
+        path = path[len(self.prefix):] if self.prefix and not outside else path
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
-        req = Request(method, path, query, body)
+        req = Request(method, path, query, body, authorization=authorization)
         with self.lock:
             self.requests.append(req)
-            status, headers, payload = self._answer(req)
+            status, headers, payload = (404, {}, {"message": "Not Found"}) if outside \
+                else self._answer(req)
             req.status = status
         return status, headers, payload
 
@@ -186,11 +212,31 @@ class FakeGitHub:
                 return fault.status, headers, {"message": fault.message}
         return self._route(req)
 
+    def _authorized(self, req: Request, key: str) -> bool:
+        """A JWT signed by the App's key for the App's own endpoints; else a token the fake
+        issued (any token when no App is set up)."""
+        scheme, _, credential = req.authorization.partition(" ")
+        if key.endswith("/installation") or key.startswith("POST /app/"):
+            return self._jwt_ok(credential) if self.state.app else True
+        return self.state.tokens is None or credential in self.state.tokens
+
+    def _jwt_ok(self, token: str) -> bool:
+        import jwt
+
+        app_id, public_key, _ = self.state.app
+        try:
+            claims = jwt.decode(token, public_key, algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return False
+        return str(claims.get("iss")) == str(app_id)
+
     def _route(self, req: Request) -> tuple[int, dict, object]:
         for method, pattern, key in ROUTES:
             match = pattern.match(req.path)
             if method == req.method and match:
                 req.operation = key
+                if not self._authorized(req, key):
+                    return 401, {}, {"message": "Bad credentials"}
                 return self._operation(req, key, match.groups())
         return 404, {}, {"message": "Not Found"}
 
@@ -201,11 +247,12 @@ class FakeGitHub:
             if errors:
                 self.violations.append(f"request {key}: {errors}")
                 return 422, {}, {"message": "Validation Failed", "errors": errors}
-        owner_repo = f"{args[0]}/{args[1]}"
-        if owner_repo != self.repo:
-            return 404, {}, {"message": "Not Found"}
+        if key.split(" ", 1)[1].startswith("/repos/"):
+            if f"{args[0]}/{args[1]}" != self.repo:
+                return 404, {}, {"message": "Not Found"}
+            args = args[2:]
         status, headers, payload = getattr(self, "_" + re.sub(r"[/-]", "_", spec["operationId"]))(
-            req, *args[2:])
+            req, *args)
         if status == spec["status"]:
             full = fill(spec["response"], payload)
             errors = _errors(spec["response"], full)
@@ -295,9 +342,42 @@ class FakeGitHub:
         number = int(number)
         if number not in self.state.pulls:
             return 404, {}, {"message": "Not Found"}
-        sha = self.state.pulls[number]
-        return 200, {}, {"number": number, "head": {"sha": sha, "ref": f"pr-{number}"},
+        pull = self.state.pulls[number]
+        pull = pull if isinstance(pull, dict) else {"head_sha": pull}
+        return 200, {}, {"number": number, "state": "open",
+                         "user": {"login": pull.get("author", "someone")},
+                         "labels": self._label_view(number),
+                         "head": {"sha": pull["head_sha"], "ref": f"pr-{number}"},
+                         "base": {"sha": pull.get("base_sha", "b" * 40),
+                                  "ref": pull.get("base_ref", "main")},
                          "url": f"{self.url}/repos/{self.repo}/pulls/{number}"}
+
+    def _checks_list_for_ref(self, req, ref):
+        runs = [_check_run_view(r) for r in self.state.check_runs.values()
+                if r["head_sha"] == ref and r["name"] == req.query.get("check_name", r["name"])]
+        headers, items = self._page(req, runs)
+        return 200, headers, {"total_count": len(runs), "check_runs": items}
+
+    def _actions_list_workflow_run_artifacts(self, req, run_id):
+        found = self.state.artifacts.get(int(run_id), [])
+        headers, items = self._page(req, found)
+        return 200, headers, {"total_count": len(found), "artifacts": items}
+
+    def _apps_get_repo_installation(self, req):
+        if self.state.app is None:
+            return 404, {}, {"message": "Not Found"}
+        app_id, _, installation = self.state.app
+        return 200, {}, {"id": installation, "app_id": app_id,
+                         "access_tokens_url": f"{self.url}/app/installations/{installation}/"
+                         "access_tokens"}
+
+    def _apps_create_installation_access_token(self, req, installation):
+        if self.state.app is None or int(installation) != self.state.app[2]:
+            return 404, {}, {"message": "Not Found"}
+        self.state.next_id += 1
+        token = f"ghs_fake{self.state.next_id}"
+        self.state.tokens.add(token)
+        return 201, {}, {"token": token, "expires_at": "2099-01-01T00:00:00Z"}
 
     def _repos_create_commit_status(self, req, sha):
         self.state.next_id += 1
@@ -357,7 +437,8 @@ def _handler(fake: FakeGitHub):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
-            status, headers, payload = fake.handle(self.command, self.path, body)
+            status, headers, payload = fake.handle(self.command, self.path, body,
+                                                   self.headers.get("Authorization") or "")
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

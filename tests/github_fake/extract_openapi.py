@@ -24,6 +24,10 @@ OPERATIONS = [
     ("delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", "200"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}", "200"),
     ("post", "/repos/{owner}/{repo}/statuses/{sha}", "201"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs", "200"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", "200"),
+    ("get", "/repos/{owner}/{repo}/installation", "200"),
+    ("post", "/app/installations/{installation_id}/access_tokens", "201"),
 ]
 OUT = Path(__file__).with_name("openapi_excerpt.json")
 
