@@ -26,6 +26,11 @@ CODES: dict[str, str] = {
               "verdict stands, the command exits non-zero"),
     "MC014": ("GitHub refused a request (token permissions, unknown repository or pull "
               "request, a rejected body)"),
+    # modelcfg init (exit 2)
+    "MC020": "modelcfg init: the folder is not empty (pass --force to write into it)",
+    "MC021": "modelcfg init: --modelcfg-ref is not a full 40-character commit sha",
+    "MC022": "modelcfg init: --modelcfg-repository is not OWNER/NAME",
+    "MC023": "modelcfg init: the target exists and is not a folder",
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",
