@@ -147,3 +147,19 @@ def test_a_pinned_commit_is_written_into_every_caller(tmp_path):
         text = (tmp_path / "r" / f).read_text()
         assert "uses: acme/modelcfg/.github/workflows/" in text and f".yml@{sha}\n" in text
         assert f"modelcfg-repository: acme/modelcfg, modelcfg-ref: {sha}" in text
+
+
+def test_docs_adopting_shows_the_three_generated_callers_verbatim():
+    import re
+
+    from modelcfg.scaffold.init import TEMPLATES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs/adopting.md").read_text()
+    blocks = re.findall(r"`\.github/workflows/(\w+)\.yml`:\n\n```yaml\n(.*?)```", docs, re.S)
+    assert [name for name, _ in blocks] == ["validate", "gate", "promote"]
+    folder = Path(__file__).resolve().parents[2] / "modelcfg/scaffold/templates"
+    for name, block in blocks:
+        text = (folder / TEMPLATES[f".github/workflows/{name}.yml"]).read_text()
+        text = text.replace("@@REPOSITORY@@", "OWNER/modelcfg").replace("@@REF@@", "<full sha>")
+        body = "".join(ln + "\n" for ln in text.splitlines() if not ln.startswith("#"))
+        assert block == body, name
