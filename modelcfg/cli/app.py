@@ -442,6 +442,29 @@ def audit_record_attempt(
                    f"ledger #{result.entry['seq']}")
 
 
+@app.command("init")
+def init_repo(
+    directory: Path = typer.Argument(Path("."), help="Folder of the new config repository "
+                                     "(created; an existing one must be empty)."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder "
+                               "(modelcfg's files replace those of the same name)."),
+    modelcfg_repository: str = typer.Option("OWNER/modelcfg", "--modelcfg-repository",
+                                            help="The GitHub repository holding modelcfg's "
+                                            "reusable workflows (OWNER/NAME)."),
+    modelcfg_ref: str = typer.Option("0" * 40, "--modelcfg-ref", help="The modelcfg commit "
+                                     "the workflows pin (a full sha; the default, all zeros, "
+                                     "is a placeholder to replace)."),
+) -> None:
+    """Scaffold a new config repository: contract, thresholds, suites, an example model and
+    adapter, the three workflows calling modelcfg's reusable ones, CODEOWNERS, a PR
+    template (docs/adopting.md)."""
+    from modelcfg.scaffold.init import init
+
+    written = init(directory, force=force, repository=modelcfg_repository, ref=modelcfg_ref)
+    typer.echo(f"wrote {len(written)} files to {directory}; next: git init, commit, push, "
+               "then `modelcfg promote --bootstrap example` (README.md)")
+
+
 @app.command()
 def demo(
     workdir: Path = typer.Option(Path(".modelcfg/demo"), help="Scratch folder (recreated)."),

@@ -31,6 +31,11 @@ CODES: dict[str, str] = {
     "MC016": "the GitHub App is not installed on the repository (or the installation ID is wrong)",
     "MC017": ("modelcfg github pull-request --github-output without GITHUB_OUTPUT, or a "
               "value with a line break"),
+    # modelcfg init (exit 2)
+    "MC020": "modelcfg init: the folder is not empty (pass --force to write into it)",
+    "MC021": "modelcfg init: --modelcfg-ref is not a full 40-character commit sha",
+    "MC022": "modelcfg init: --modelcfg-repository is not OWNER/NAME",
+    "MC023": "modelcfg init: the target exists and is not a folder",
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",

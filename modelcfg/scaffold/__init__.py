@@ -1,0 +1,1 @@
+"""`modelcfg init`: scaffold a new config repository (modelcfg.scaffold.init)."""
