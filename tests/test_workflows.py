@@ -131,7 +131,7 @@ def test_the_report_and_the_attempt_are_written_by_separate_jobs_that_run_no_pr_
     jobs = gate_jobs()
     report = jobs["report"]
     assert report["needs"] == ["pr", "merge"] and report["runs-on"] == "ubuntu-latest"
-    assert report["permissions"] == {"contents": "read", "checks": "write",
+    assert report["permissions"] == {"actions": "read", "contents": "read", "checks": "write",
                                      "pull-requests": "write"}
     s = steps(report)
     assert s["Fetch the gate's report"]["continue-on-error"] is True
