@@ -23,3 +23,30 @@ def test_no_module_imports_a_heavy_library_at_import_time():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     assert len(modules) > 50  # the walk found the package
+
+
+def test_gate_plan_runs_without_a_heavy_library(tmp_path):
+    """`modelcfg gate plan` (the workflow's planning job) runs torch-free, end to end."""
+    import shutil
+
+    from repo_helpers import commit_all, git, make_repo
+
+    source = tmp_path / "source"
+    for folder in ("configs", "evals"):
+        shutil.copytree(ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    repo = make_repo(tmp_path, source)
+    git(repo, "checkout", "-q", "-b", "pr")
+    adapter = repo / "configs/adapters/tiny-arith.yaml"
+    adapter.write_text(adapter.read_text().replace("  seed: 0\n", "  seed: 1\n"))
+    commit_all(repo, "reseed")
+    args = ["gate", "plan", "--base", "main", "--head", "pr", "--root", str(repo)]
+    code = ("import sys\nfrom modelcfg.cli.app import main\n"
+            f"rc = main({args!r})\n"
+            f"print(rc, sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    plan, verdict = out.stdout.strip().splitlines()
+    assert '"matrix": {"include": [{"adapter": "tiny-arith"}]}' in plan
+    assert verdict == "0 []"

@@ -210,10 +210,17 @@ def diff(
         sys.stdout.write(result.render_text())
 
 
-@app.command()
+gate_app = typer.Typer(help="The merge gate; `gate plan` and `gate merge` shard it over "
+                       "runners.", no_args_is_help=False, invoke_without_command=True)
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.callback(invoke_without_command=True)
 def gate(
-    base: str = typer.Option(..., help="Base revision: everything that judges is read from "
-                             "it (contract, thresholds, baselines, suites)."),
+    ctx: typer.Context,
+    base: Optional[str] = typer.Option(None, help="Base revision: everything that judges is "
+                                       "read from it (contract, thresholds, baselines, "
+                                       "suites). Required."),
     head: str = typer.Option("HEAD", help="Head revision: the configs under test."),
     out: Path = typer.Option(Path(".modelcfg/gate"), help="Folder for gate.json, report.md, "
                              "history.png and evidence/."),
@@ -231,26 +238,40 @@ def gate(
                                      "the attempt in the ledger (default: the head commit)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
                                "path; json: gate.json on stdout."),
+    only: list[str] = typer.Option([], "--only", help="Judge only this adapter of `modelcfg "
+                                   "gate plan` (repeatable): one shard of the plan's matrix; "
+                                   "combine the shards with `modelcfg gate merge`."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Train, evaluate and judge every config the head changes. Exit 0 pass, 1 block,
     2 error (an error blocks too)."""
-    from modelcfg.gate.report import dumps
+    if ctx.invoked_subcommand is not None:
+        return
+    if base is None:
+        ctx.fail("Missing option '--base'.")
     from modelcfg.gate.run import GateSettings, refused, run_gate
 
     repo = _root(root)
     out_dir = out if out.is_absolute() else repo / out
+    shard = list(only) or None
     try:
         require("train", "eval", what="`modelcfg gate`")
         labels = list(label) + _json_labels(labels_json)
     except UserError as err:  # an error is a verdict too: gate.json says so (no stale one)
         typer.echo(f"error: {err.render()}", err=True)
-        report = refused(repo, out_dir, err)
+        report = refused(repo, out_dir, err, only=shard)
     else:
         settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels, pr=pr,
-                                order_secret=_order_secret())
+                                order_secret=_order_secret(), only=shard)
         report = run_gate(repo, base, head, out_dir, settings, emit=_progress_printer(quiet))
+    _gate_outcome(report, out, fmt)
+
+
+def _gate_outcome(report: dict, out: Path, fmt: "Format") -> None:
+    """Print a gate verdict (or gate.json) and exit 0 pass, 1 block, 2 error."""
+    from modelcfg.gate.report import dumps
+
     if fmt is Format.json:
         typer.echo(dumps(report))
     else:
@@ -262,6 +283,43 @@ def gate(
             typer.echo(f"{r['code']} {r['message']}")
         typer.echo(f"gate: {report['verdict']}  ({out / 'report.md'})")
     raise typer.Exit({"pass": 0, "block": 1}.get(report["verdict"], 2))
+
+
+@gate_app.command("plan")
+def gate_plan(
+    base: str = typer.Option(..., help="Base revision (as for `modelcfg gate`)."),
+    head: str = typer.Option(..., help="Head revision."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Print, as JSON, the adapters the gate would train or evaluate for this change
+    (impact, config path, training.devices) and `matrix` for a workflow's strategy.matrix
+    (fromJSON(...).matrix). Torch-free; exit 0, or 2 with the error."""
+    import json
+
+    from modelcfg.gate.shards import gate_plan as plan
+
+    typer.echo(json.dumps(plan(_root(root), base, head), sort_keys=True))
+
+
+@gate_app.command("merge")
+def gate_merge(
+    shards: list[Path] = typer.Argument(..., help="The output folders of the `modelcfg gate "
+                                        "--only` shards."),
+    out: Path = typer.Option(..., "--out", help="Folder for the merged gate.json, report.md, "
+                             "history.png and evidence/."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
+                               "path; json: the merged gate.json on stdout."),
+    root: Optional[Path] = typer.Option(None, help="Repository root (the plan is recomputed "
+                                        "from it at the shards' base and head)."),
+) -> None:
+    """Combine the shards of one gate run into one gate output, as an unsharded run writes
+    it. Fails closed: a missing, duplicate, unknown, unreadable or disagreeing shard is an
+    error verdict. Exit 0 pass, 1 block, 2 error."""
+    from modelcfg.gate.merge import merge_shards
+
+    repo = _root(root)
+    out_dir = out if out.is_absolute() else Path.cwd() / out
+    _gate_outcome(merge_shards(repo, shards, out_dir), out, fmt)
 
 
 def _order_secret() -> Optional[str]:

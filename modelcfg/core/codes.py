@@ -230,6 +230,14 @@ CODES: dict[str, str] = {
               "since its last promotion, without a maintainer label"),
     "MC829": ("a task drifted more than its max_drift from the lineage's anchor, or the drift "
               "cannot be checked"),
+    "MC830": ("an adapter the plan of the change does not hold: `modelcfg gate --only` names "
+              "one, or a shard passed to `modelcfg gate merge` holds one"),
+    "MC831": ("gate merge: a shard's gate.json cannot be read, holds a NaN, is not a gate "
+              "report, has no shard record, or names evidence its folder lacks"),
+    "MC832": ("gate merge: the shards disagree (base, head, merge base, pull request, item "
+              "order, contract/thresholds, modelcfg version, diff, an impact-none verdict)"),
+    "MC833": "gate merge: a planned adapter no shard judged (a missing shard)",
+    "MC834": "gate merge: an adapter judged by more than one shard",
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

@@ -19,6 +19,11 @@ pull request and an optional secret (:mod:`modelcfg.gate.order`); an agent's lin
 ``agents.max_failed_attempts`` blocked attempts in the base ledger is refused (MC828,
 :mod:`modelcfg.gate.attempts`); a task's ``max_drift`` caps the drift since the lineage's
 anchor (MC829, :mod:`modelcfg.gate.drift`).
+
+Sharding (:mod:`modelcfg.gate.plan`): ``GateSettings.only`` judges only those of the
+planned adapters (a shard of `modelcfg gate plan`'s matrix); the change-level checks and
+the adapters of impact none are judged in every shard, and `modelcfg gate merge`
+(:mod:`modelcfg.gate.merge`) combines the shards.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ from modelcfg.gate.agents import agent_path_reasons, authorship
 from modelcfg.gate.attempts import attempt_rules
 from modelcfg.gate.lineage import lineage_rules
 from modelcfg.gate.order import order_record, order_seed, pr_identity
+from modelcfg.gate.plan import (
+    judged,
+    only_reasons,
+    planned,
+    policy_identity,
+    shard_record,
+)
 from modelcfg.gate.trust import base_reasons, head_reasons
 from modelcfg.gate.verdict import BLOCK, ERROR, PASS, ConfigVerdict, Reason
 
@@ -53,6 +65,7 @@ class GateSettings:
     labels: list[str] = field(default_factory=list)
     complete_evidence: bool = True
     pr: str | None = None  # the pull request's id (the workflow passes its number)
+    only: list[str] | None = None  # judge only these planned adapters (a shard)
     # Keys the item order's derivation; never recorded, logged or shown (repr=False).
     order_secret: str | None = field(default=None, repr=False)
 
@@ -111,9 +124,11 @@ def run_gate(repo: Path, base: str, head: str, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("gate.json", "report.md"):  # an interrupted run leaves no earlier verdict
         (out_dir / stale).unlink(missing_ok=True)
-    report = _new_report()
+    report = new_report()
+    if settings.only is not None:  # a shard says so even when it could not start
+        report["shard"] = shard_record(settings.only)
     try:
-        base_sha, head_sha, fork = _commits(repo, base, head, report)
+        base_sha, head_sha, fork = commits(repo, base, head, report)
         _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, report)
     except UserError as err:
         _refuse(report, err.render())
@@ -125,18 +140,21 @@ def run_gate(repo: Path, base: str, head: str, out_dir: Path,
     return _finish(report, repo, out_dir, started)
 
 
-def refused(repo: Path, out_dir: Path, err: UserError) -> dict:
+def refused(repo: Path, out_dir: Path, err: UserError, only: list[str] | None = None
+            ) -> dict:
     """The report of a gate that could not start (e.g. MC005, a missing install): verdict
-    ``error``, written like any other."""
+    ``error``, written like any other (with its shard record, for a shard)."""
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = _new_report()
+    report = new_report()
+    if only is not None:
+        report["shard"] = shard_record(only)
     _refuse(report, err.render())
     return _finish(report, Path(repo).resolve(), out_dir, started)
 
 
-def _new_report() -> dict:
+def new_report() -> dict:
     return {"format": GATE_FORMAT, "base": None, "head": None, "merge_base": None,
             "pr": None, "order": None, "verdict": PASS, "reasons": [], "configs": [],
             "diff": None, "agent": [], "attempts": {}, "notes": []}
@@ -151,14 +169,14 @@ def _finish(report: dict, repo: Path, out_dir: Path, started: float) -> dict:
     report["configs"] = [c.to_dict() if isinstance(c, ConfigVerdict) else c
                          for c in report["configs"]]
     report["wall_seconds"] = round(time.perf_counter() - started, 2)
-    report["verdict"] = _overall(report)
+    report["verdict"] = overall(report)
     from modelcfg.gate.report import write_report
 
     write_report(out_dir, report, repo, report["base"])
     return report
 
 
-def _commits(repo: Path, base: str, head: str, report: dict) -> tuple[str, str, str]:
+def commits(repo: Path, base: str, head: str, report: dict) -> tuple[str, str, str]:
     """The base and head commits and their merge base, recorded as they are found."""
     report["base"] = base_sha = git.resolve_commit(repo, base)
     report["head"] = head_sha = git.resolve_commit(repo, head)
@@ -171,7 +189,7 @@ def _commits(repo: Path, base: str, head: str, report: dict) -> tuple[str, str, 
     return base_sha, head_sha, fork
 
 
-def _overall(report: dict) -> str:
+def overall(report: dict) -> str:
     if report["verdict"] == ERROR or any(c["verdict"] == ERROR for c in report["configs"]):
         return ERROR
     blocked = report["reasons"] or any(c["verdict"] != PASS for c in report["configs"])
@@ -189,31 +207,66 @@ def judge_tree(objects: git.Objects, base: str, head: str, dest: Path) -> Path:
                         "the repository only)", exit_code=2) from None
 
 
-def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> None:
-    """Head structure (MC821-MC823), then the judge tree and its policy (the base's), then
-    the change as a whole and each changed adapter."""
+@dataclass
+class Prepared:
+    """A change as the gate reads it before judging anything: the diff, what in the head
+    blocks it outright (MC821-MC823), the judge tree and its workspace, and the base's
+    refusals (MC820). `modelcfg gate`, `gate plan` and `gate merge` all start here."""
+
+    objects: git.Objects
+    changes: TreeDiff
+    blocked: list[Reason]
+    base_ws: Workspace | None = None
+    judge: Path | None = None
+    ws: Workspace | None = None
+    problems: list[Problem] = field(default_factory=list)
+    refusals: list[Reason] = field(default_factory=list)
+
+
+def prepare(repo: Path, base_sha: str, head_sha: str, fork: str, out_dir: Path) -> Prepared:
+    """Head structure first; only then the judge tree (in ``out_dir``) and its policy."""
     objects = git.Objects(repo)
     head_tree = GitTree(repo, head_sha, objects)
     changes = diff_trees(GitTree(repo, fork, objects), head_tree)
-    report["diff"] = changes.to_dict()
     blocked = head_reasons(head_tree)
     if blocked:  # before the judge tree exists: nothing of the head is read further
-        report["reasons"] += [r.to_dict() for r in blocked]
-        return
+        return Prepared(objects, changes, blocked)
     base_ws = load_workspace(GitTree(repo, base_sha, objects))
     judge = judge_tree(objects, base_sha, head_sha, out_dir / "judge-tree")
     ws = load_workspace(FsTree(judge))
     problems = ws.problems + check_workspace(ws)
-    contract, thresholds = ws.contract(), ws.thresholds()
-    refusals = base_reasons(problems, contract is not None and thresholds is not None)
-    if refusals:
-        report["verdict"] = ERROR
-        report["reasons"] += [r.to_dict() for r in refusals]
+    has_policy = ws.contract() is not None and ws.thresholds() is not None
+    return Prepared(objects, changes, [], base_ws, judge, ws, problems,
+                    base_reasons(problems, has_policy))
+
+
+def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, report) -> None:
+    """Head structure (MC821-MC823), then the judge tree and its policy (the base's), then
+    the change as a whole and each changed adapter (those of ``settings.only`` among the
+    planned ones, when it is set: MC830 for a name the plan does not hold)."""
+    p = prepare(repo, base_sha, head_sha, fork, out_dir)
+    changes = p.changes
+    report["diff"] = changes.to_dict()
+    if p.blocked:
+        report["reasons"] += [r.to_dict() for r in p.blocked]
         return
+    if report.get("shard") is not None:
+        report["shard"]["policy"] = policy_identity(p.judge)
+    if p.refusals:
+        report["verdict"] = ERROR
+        report["reasons"] += [r.to_dict() for r in p.refusals]
+        return
+    ws, problems, base_ws = p.ws, p.problems, p.base_ws
+    contract, thresholds = ws.contract(), ws.thresholds()
     _change_reasons(report, changes, contract, problems, repo, fork, head_sha, settings)
-    ctx = Judging(repo, head_sha, judge, ws, problems, base_ws, thresholds, out_dir,
+    ctx = Judging(repo, head_sha, p.judge, ws, problems, base_ws, thresholds, out_dir,
                   settings, emit, order_seed=_order(report, base_sha, head_sha, thresholds,
                                                     settings))
+    unknown = only_reasons(settings.only, changes) if settings.only is not None else []
+    if unknown:
+        report["verdict"] = ERROR
+        report["reasons"] += [r.to_dict() for r in unknown]
+        return
     refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
     for name, why in attempt_rules(report, changes, base_ws, ctx.ledger,
                                    settings.labels).items():  # MC828
@@ -238,8 +291,10 @@ def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict,
     before judging (lineage rules) that block an adapter outright."""
     from modelcfg.gate.adapter import judge_adapter
 
-    for change in changes:
-        if change.kind != "Adapter" or change.status == "removed":
+    skip = ({c.name for c in planned(changes)} - set(ctx.settings.only)
+            if ctx.settings.only is not None else set())
+    for change in judged(changes):
+        if change.name in skip:  # another shard's (docs/gate.md, "Sharding")
             continue
         cv = ConfigVerdict(change.name, change.path, change.impact or "none",
                            replaces=change.replaces)
@@ -272,9 +327,9 @@ def _change_reasons(report: dict, changes: TreeDiff, contract: Contract,
     if why_agent:
         report["reasons"] += [r.to_dict() for r in
                               agent_path_reasons(contract, changes.changed_paths)]
-    judged = {c.path for c in changes if c.kind == "Adapter" and c.status != "removed"}
+    covered = {c.path for c in judged(changes)}
     changed = set(changes.changed_paths)
     # Fail closed on anything the change broke that no adapter verdict covers: an adapter
     # that no longer parses (so has no name to judge it by), an invalid model, a bad dataset.
     report["reasons"] += [Reason("MC801", p.render(), field=p.path).to_dict()
-                          for p in problems if p.path in changed and p.path not in judged]
+                          for p in problems if p.path in changed and p.path not in covered]
