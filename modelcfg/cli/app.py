@@ -255,8 +255,7 @@ def gate(
     repo = _root(root)
     out_dir = out if out.is_absolute() else repo / out
     shard = list(only) or None
-    try:
-        require("train", "eval", what="`modelcfg gate`")
+    try:  # the train and eval extras are required by the gate once it has one to train
         labels = list(label) + _json_labels(labels_json)
     except UserError as err:  # an error is a verdict too: gate.json says so (no stale one)
         typer.echo(f"error: {err.render()}", err=True)

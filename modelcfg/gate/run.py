@@ -40,6 +40,7 @@ from modelcfg.config.trees import FsTree, GitTree, PathProblem, materialize
 from modelcfg.config.workspace import Workspace, load_workspace
 from modelcfg.core import git
 from modelcfg.core.errors import Problem, UserError
+from modelcfg.core.extras import require
 from modelcfg.gate.agents import agent_path_reasons, authorship
 from modelcfg.gate.attempts import attempt_rules
 from modelcfg.gate.lineage import lineage_rules
@@ -293,6 +294,10 @@ def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict,
 
     skip = ({c.name for c in planned(changes)} - set(ctx.settings.only)
             if ctx.settings.only is not None else set())
+    if any(c.name not in skip for c in planned(changes)):
+        # Training and evaluation need the extras; a change that trains nothing (an empty
+        # plan) is judged by the torch-free install too (MC005 in gate.json otherwise).
+        require("train", "eval", what="`modelcfg gate`")
     for change in judged(changes):
         if change.name in skip:  # another shard's (docs/gate.md, "Sharding")
             continue

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.repo_helpers import commit_all, git, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 # Makes the listed top-level modules look uninstalled to this interpreter.
@@ -37,20 +40,45 @@ def run(tmp_path: Path, blocked: list[str], *args: str) -> subprocess.CompletedP
     (["train", "tiny-arith"], ["torch"], "train"),
     (["tiny"], ["peft"], "train"),
     (["eval", "tiny-arith"], ["lm_eval"], "eval"),
-    (["gate", "--base", "HEAD"], ["lm_eval"], "eval"),
     (["demo"], ["torch", "lm_eval"], "train"),
 ])
 def test_a_command_without_its_extra_names_the_install(tmp_path, args, blocked, extra):
-    if args[0] == "gate":  # the gate writes its (error) report even then: not into ROOT
-        args = [*args, "--out", str(tmp_path / "gate")]
     proc = run(tmp_path, blocked, *args)
     assert proc.returncode == 2, proc.stderr
     assert f"MC005 `modelcfg {args[0]}` needs the {extra} extra" in proc.stderr
     assert f"pip install 'modelcfg[{extra}]'" in proc.stderr
     assert "Traceback" not in proc.stderr
-    if args[0] == "gate":
-        report = json.loads((tmp_path / "gate" / "gate.json").read_text())
-        assert report["verdict"] == "error" and "MC005" in report["reasons"][0]["message"]
+
+
+def config_repo(tmp_path: Path) -> Path:
+    """This repository's configs and evals, with a branch `retrain` that reseeds an adapter."""
+    source = tmp_path / "source"
+    for folder in ("configs", "evals"):
+        shutil.copytree(ROOT / folder, source / folder)
+    repo = make_repo(tmp_path, source)
+    git(repo, "checkout", "-q", "-b", "retrain")
+    path = repo / "configs/adapters/tiny-arith.yaml"
+    path.write_text(path.read_text().replace("  seed: 0\n", "  seed: 7\n", 1))
+    commit_all(repo, "reseed")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+@pytest.mark.parametrize("head, verdict", [("retrain", "error"), ("main", "pass")])
+def test_the_gate_needs_its_extras_only_for_something_to_train(tmp_path, head, verdict):
+    """A change that trains nothing (an empty plan) is judged by the torch-free install; one
+    that trains is an error verdict naming the install, with its report written."""
+    repo, out = config_repo(tmp_path), tmp_path / "gate"
+    proc = run(tmp_path, ["torch", "lm_eval"], "gate", "--base", "main", "--head", head,
+               "--root", str(repo), "--out", str(out))
+    report = json.loads((out / "gate.json").read_text())
+    assert report["verdict"] == verdict, proc.stdout + proc.stderr
+    assert proc.returncode == {"pass": 0, "error": 2}[verdict]
+    assert "Traceback" not in proc.stderr
+    if verdict == "error":
+        assert [r["code"] for r in report["reasons"]] == ["MC820"]
+        assert "MC005 `modelcfg gate` needs the train extra" in report["reasons"][0]["message"]
+        assert "pip install 'modelcfg[train]'" in proc.stdout
 
 
 def test_validate_needs_no_extra(tmp_path):
