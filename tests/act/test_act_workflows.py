@@ -149,14 +149,16 @@ def test_gate_rerun_on_the_unchanged_pull_request_trains_for_0_seconds(world, go
     gh = world["gh"]
     run = gate(world, pr, action="synchronize")
     assert run.returncode == 0, run.log[-6000:]
+    (cfg,) = gate_json(run)["configs"]
+    assert cfg["train"]["cache_hit"] is True and cfg["train"]["train_seconds"] == 0
     # restored (newest first) from an entry an earlier run saved in the store
-    saved = re.search(r"Cache saved with key: (\S+)", first.job_log("gate")).group(1)
-    restored = re.search(r"Cache restored from key: (\S+)", run.job_log("gate")).group(1)
+    saved = re.findall(r"Cache saved with key: (\S+)", first.job_log("gate"))
+    restored = re.findall(r"Cache restored from key: (\S+)", run.job_log("gate"))
+    assert len(saved) == 1 and len(restored) == 1, (saved, restored)
+    saved, restored = saved[0], restored[0]
     prefix = saved[:saved.rindex("-", 0, saved.rindex("-"))]
     assert restored.startswith(prefix + "-") and not restored.startswith(
         f"{prefix}-{run.run_id}-")
-    (cfg,) = gate_json(run)["configs"]
-    assert cfg["train"]["cache_hit"] is True and cfg["train"]["train_seconds"] == 0
     # a second check run on the same head, and the one sticky comment updated in place
     assert [c["conclusion"] for c in check_runs(gh, pr.head_sha)] == ["success", "success"]
     assert len(gh.state.comments[pr.number]) == 1
