@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.repo_helpers import commit_all, git, make_repo
+from repo_helpers import commit_all, git, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 # Makes the listed top-level modules look uninstalled to this interpreter.
