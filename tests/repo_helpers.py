@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parent.parent
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
            "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
 
@@ -36,6 +37,27 @@ def make_repo(tmp: Path, source: Path | None = None, name: str = "work") -> Path
     git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "push", "-q", "origin", "main")
+    return repo
+
+
+def project_repo(tmp: Path, name: str = "work") -> Path:
+    """:func:`make_repo` of this repository's own configs/ and evals/."""
+    source = tmp / "source"
+    source.mkdir()
+    for folder in ("configs", "evals"):
+        shutil.copytree(ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return make_repo(tmp, source, name)
+
+
+def broken_golden_repo(tmp: Path) -> Path:
+    """The golden base repository with two problems: an unknown key (rank) in a.yaml and an
+    unknown base model in p.yaml."""
+    repo = make_repo(tmp, GOLDEN / "base")
+    adapter = repo / "configs/adapters/a.yaml"
+    adapter.write_text(adapter.read_text().replace("r: 8", "r: 8\n  rank: 3"))
+    other = repo / "configs/adapters/p.yaml"
+    other.write_text(other.read_text().replace("base: tiny", "base: nope"))
     return repo
 
 

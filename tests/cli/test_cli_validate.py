@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repo_helpers import GOLDEN, make_repo
+from repo_helpers import GOLDEN, broken_golden_repo, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "peft", "lm_eval", "accelerate", "trl", "github")
@@ -27,11 +27,7 @@ def test_every_committed_config_is_valid():
 
 
 def test_problems_exit_1_and_are_sorted(tmp_path):
-    repo = make_repo(tmp_path, GOLDEN / "base")
-    adapter = repo / "configs/adapters/a.yaml"
-    adapter.write_text(adapter.read_text().replace("r: 8", "r: 8\n  rank: 3"))
-    other = repo / "configs/adapters/p.yaml"
-    other.write_text(other.read_text().replace("base: tiny", "base: nope"))
+    repo = broken_golden_repo(tmp_path)
     proc = modelcfg(repo, "validate")
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from repo_helpers import commit_all, git, make_repo
+from repo_helpers import commit_all, git, project_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 # Makes the listed top-level modules look uninstalled to this interpreter.
@@ -51,10 +50,7 @@ def test_a_command_without_its_extra_names_the_install(tmp_path, args, blocked, 
 
 def config_repo(tmp_path: Path) -> Path:
     """This repository's configs and evals, with a branch `retrain` that reseeds an adapter."""
-    source = tmp_path / "source"
-    for folder in ("configs", "evals"):
-        shutil.copytree(ROOT / folder, source / folder)
-    repo = make_repo(tmp_path, source)
+    repo = project_repo(tmp_path)
     git(repo, "checkout", "-q", "-b", "retrain")
     path = repo / "configs/adapters/tiny-arith.yaml"
     path.write_text(path.read_text().replace("  seed: 0\n", "  seed: 7\n", 1))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from github_fake import FakeGitHub
-from repo_helpers import AGENT, commit_all, git, make_repo
+from repo_helpers import AGENT, commit_all, git, project_repo
 
 from modelcfg.audit.attempts import record_attempts
 from modelcfg.cli.app import main
@@ -23,7 +23,6 @@ from modelcfg.gate.merge import merge_shards
 from modelcfg.gate.run import GateSettings, run_gate
 from modelcfg.gate.shards import gate_plan
 
-ROOT = Path(__file__).resolve().parents[2]
 ARITH, POISONED, DPO = (f"configs/adapters/{n}.yaml"
                         for n in ("tiny-arith", "tiny-poisoned", "tiny-arith-dpo"))
 
@@ -81,14 +80,10 @@ BRANCHES = {
 
 class World:
     def __init__(self, tmp: Path):
-        source = tmp / "source"
-        source.mkdir()
-        for folder in ("configs", "evals"):
-            shutil.copytree(ROOT / folder, source / folder,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        edit(source, "evals/thresholds.yaml", "max_train_tokens: 20000000",
+        self.repo, self.tmp, self.count = project_repo(tmp), tmp, 0
+        edit(self.repo, "evals/thresholds.yaml", "max_train_tokens: 20000000",
              "max_train_tokens: 1")  # every planned adapter blocks before training
-        self.repo, self.tmp, self.count = make_repo(tmp, source), tmp, 0
+        commit_all(self.repo, "thresholds: every planned adapter blocks before training")
         for name, changes in BRANCHES.items():
             git(self.repo, "checkout", "-q", "-B", name, "main")
             for change in changes:

@@ -15,12 +15,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from repo_helpers import GIT_ENV, commit_all, git, make_repo
+from repo_helpers import GIT_ENV, commit_all, git, project_repo
 
 from modelcfg.cli.app import main
 from modelcfg.gate.run import GateSettings, run_gate
 
-ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = "configs/adapters/tiny-arith.yaml"
 SUITE = ("apiVersion: modelcfg/v1\nkind: EvalSuite\nname: safety\n"
          "description: only what the candidate passes\ntasks: [over_refusal]\n")
@@ -28,12 +27,7 @@ SUITE = ("apiVersion: modelcfg/v1\nkind: EvalSuite\nname: safety\n"
 
 class Repo:
     def __init__(self, tmp: Path):
-        source = tmp / "source"
-        source.mkdir()
-        for folder in ("configs", "evals"):
-            shutil.copytree(ROOT / folder, source / folder,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        self.path = make_repo(tmp, source)
+        self.path = project_repo(tmp)
         self.tmp = tmp
         self.count = 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from github_fake.env import SHA, fake_github
-from repo_helpers import GOLDEN, make_repo
+from repo_helpers import GOLDEN, broken_golden_repo, make_repo
 
 from modelcfg.cli.app import main
 
@@ -16,17 +16,8 @@ def gh(monkeypatch, tmp_path):
         yield fake
 
 
-def broken_repo(tmp_path):
-    repo = make_repo(tmp_path, GOLDEN / "base")
-    adapter = repo / "configs/adapters/a.yaml"
-    adapter.write_text(adapter.read_text().replace("r: 8", "r: 8\n  rank: 3"))
-    other = repo / "configs/adapters/p.yaml"
-    other.write_text(other.read_text().replace("base: tiny", "base: nope"))
-    return repo
-
-
 def test_problems_become_a_failing_check_with_an_annotation_each(gh, tmp_path, capsys):
-    repo = broken_repo(tmp_path)
+    repo = broken_golden_repo(tmp_path)
     assert main(["github", "validate", "--root", str(repo), "--sha", SHA]) == 1
     [check] = gh.state.check_runs.values()
     assert (check["name"], check["head_sha"], check["conclusion"], check["external_id"]) == \
