@@ -64,8 +64,8 @@ def test_schema_output_prints_and_lists_the_kinds(capsys):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    """main, and a branch `pr` that reseeds tiny-arith (impact retrain) and touches a
-    README (nothing to judge) on `docs`."""
+    """main; `pr` reseeds tiny-arith (impact retrain); `docs` adds a notes file (nothing to
+    judge); `broken` gives tiny-arith an unknown key (blocked before any training)."""
     repo = project_repo(tmp_path_factory.mktemp("json"))
     git(repo, "checkout", "-q", "-b", "pr")
     adapter = repo / "configs/adapters/tiny-arith.yaml"
@@ -74,6 +74,9 @@ def repo(tmp_path_factory):
     git(repo, "checkout", "-q", "-b", "docs", "main")
     (repo / "NOTES.md").write_text("notes\n")
     commit_all(repo, "notes")
+    git(repo, "checkout", "-q", "-b", "broken", "main")
+    adapter.write_text(adapter.read_text().replace("  r: 16\n", "  r: 16\n  rank: 3\n"))
+    commit_all(repo, "unknown key")
     git(repo, "checkout", "-q", "main")
     return repo
 
@@ -124,21 +127,21 @@ def test_gate_json_and_github_annotations(repo, refused_gate, tmp_path, capsys):
 
 
 def test_gate_github_annotates_the_config_line(repo, tmp_path, capsys):
-    """A nothing-to-judge change passes without training; --format github says so."""
-    rc, out, _ = run(capsys, "gate", "--base", "main", "--head", "docs", "--out",
+    """An invalid adapter blocks before any training: its reason on the line of the
+    unknown key; a change with nothing to judge passes, and says so."""
+    rc, out, _ = run(capsys, "gate", "--base", "main", "--head", "broken", "--out",
                      str(tmp_path / "g"), "--root", str(repo), "--format", "github", "-q")
+    assert rc == 1
+    assert out.splitlines() == [
+        "::error file=configs/adapters/tiny-arith.yaml,line=9,title=MC801::MC801 "
+        "configs/adapters/tiny-arith.yaml:9:9: MC202 unknown key 'rank' in lora (did you "
+        "mean 'r'?)", "::error title=modelcfg gate::gate: block"]
+    doc = check("gate", (tmp_path / "g/gate.json").read_text())
+    assert [(c["adapter"], c["verdict"], [r["code"] for r in c["reasons"]])
+            for c in doc["configs"]] == [("tiny-arith", "block", ["MC801"])]
+    rc, out, _ = run(capsys, "gate", "--base", "main", "--head", "docs", "--out",
+                     str(tmp_path / "p"), "--root", str(repo), "--format", "github", "-q")
     assert rc == 0 and out == "::notice title=modelcfg gate::gate: pass\n"
-    from modelcfg.cli.render import render_gate_github
-
-    report = {"verdict": "block", "reasons": [], "configs": [{
-        "adapter": "tiny-arith", "path": "configs/adapters/tiny-arith.yaml",
-        "verdict": "block", "reasons": [{"code": "MC809", "message": "too far",
-                                         "field": "training.max_steps"}]}]}
-    line = (repo / "configs/adapters/tiny-arith.yaml").read_text().splitlines().index(
-        "  max_steps: 1200") + 1
-    assert render_gate_github(report, [repo]).splitlines() == [
-        f"::error file=configs/adapters/tiny-arith.yaml,line={line},title=MC809 (field "
-        "`training.max_steps`)::MC809 too far", "::error title=modelcfg gate::gate: block"]
 
 
 def test_gate_merge(repo, refused_gate, tmp_path, capsys):
