@@ -35,6 +35,22 @@ class Format(str, Enum):
     github = "github"
 
 
+def _json_out(kind: str, doc: dict) -> None:
+    """Print one versioned JSON output (modelcfg.cli.outputs)."""
+    from modelcfg.cli.outputs import dumps
+
+    sys.stdout.write(dumps(kind, doc))
+
+
+def _text_or_json(fmt: "Format", command: str) -> bool:
+    """True for json; MC050 for github (this command writes no annotations)."""
+    if fmt is Format.github:
+        from modelcfg.cli.outputs import no_github
+
+        raise no_github(command)
+    return fmt is Format.json
+
+
 def _root(root: Optional[Path]) -> Path:
     from modelcfg.config.workspace import repo_root
 
@@ -85,10 +101,26 @@ def schema(
                                        "<kind>.schema.json files into (default: print)."),
     kind: Optional[str] = typer.Argument(None, help="One kind: Model, Adapter, EvalSuite, "
                                          "Contract, Thresholds."),
+    output: Optional[str] = typer.Option(None, "--output", help="Print the JSON Schema of "
+                                         "a command's --format json output instead (KIND: "
+                                         "see --list-outputs)."),
+    list_outputs: bool = typer.Option(False, "--list-outputs", help="List the output kinds "
+                                      "and the commands that write them."),
 ) -> None:
-    """Print or write the JSON Schemas (draft 2020-12) of the config kinds, for editors."""
+    """Print or write the JSON Schemas (draft 2020-12) of the config kinds, for editors, or
+    of the commands' JSON outputs (--output KIND, --list-outputs; docs/json.md)."""
     from modelcfg.config.schema import schema_texts
     from modelcfg.core.atomic import write_text
+
+    if list_outputs or output is not None:
+        from modelcfg.cli.outputs import OUTPUTS, format_of, output_schema_text
+
+        if output is not None:
+            sys.stdout.write(output_schema_text(output))
+        else:
+            for name, command in OUTPUTS.items():
+                typer.echo(f"{name:<20} {format_of(name):<32} {command}")
+        return
 
     texts = schema_texts(kind)
     if out is None:
@@ -122,14 +154,22 @@ def _progress_printer(quiet: bool):
 
 
 @app.command()
-def tiny() -> None:
+def tiny(
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output tiny`)."),
+) -> None:
     """Check the shipped built-in tiny model against its committed hashes and print its
     folder (MC611 when a file does not match). `train`, `eval` and `gate` load it the same
     way; regenerating it is `python -m modelcfg.tiny.build` (docs/training.md)."""
     require("train", what="`modelcfg tiny`")
     from modelcfg.tiny.build import ensure_tiny_model
 
-    typer.echo(str(ensure_tiny_model()))
+    as_json = _text_or_json(fmt, "modelcfg tiny")
+    path = ensure_tiny_model()
+    if as_json:
+        _json_out("tiny", {"path": str(path)})
+    else:
+        typer.echo(str(path))
 
 
 @app.command()
@@ -141,15 +181,26 @@ def train(
     resume: bool = typer.Option(False, help="Continue an interrupted run from its last "
                                 "checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output train`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Train a LoRA adapter (cached by fingerprint: the same inputs never train twice)."""
+    as_json = _text_or_json(fmt, "modelcfg train")
     require("train", what="`modelcfg train`")
     from modelcfg.train.run import train_adapter
 
     result = train_adapter(_root(root), config, runs_dir=runs_dir, resume=resume,
                            on_progress=_progress_printer(quiet))
     cost = result.manifest.get("cost", {})
+    if as_json:
+        from modelcfg.core.numbers import finite_or_none
+
+        _json_out("train", finite_or_none({
+            "run_dir": str(result.run_dir), "cache_hit": result.cache_hit,
+            "train_seconds": result.train_seconds, "status": result.status,
+            "fingerprint": result.manifest.get("fingerprint"), "cost": cost}))
+        return
     what = "cache hit, 0 training seconds" if result.cache_hit else (
         f"trained in {result.train_seconds:.1f}s")
     typer.echo(f"{result.run_dir}\n{what}; {cost.get('train_tokens', 0):,} tokens, final loss "
@@ -172,9 +223,12 @@ def eval_(
     batch_size: str = typer.Option("32", help="lm-eval batch size, or 'auto'."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:0, ..."),
     runs_dir: Optional[Path] = typer.Option(None, help="Where runs are cached."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output eval`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Evaluate an adapter (base + LoRA) on its suites' tasks with lm-eval."""
+    as_json = _text_or_json(fmt, "modelcfg eval")
     require("train", "eval", what="`modelcfg eval`")
     from modelcfg.evaluation.adapter import evaluate_adapter
 
@@ -182,6 +236,15 @@ def eval_(
         _root(root), config, run=run, base_only=base_only, out=out, runs_dir=runs_dir,
         order_seed=seed, offset=offset, limit=limit, device=device,
         batch_size=int(batch_size) if batch_size.isdigit() else batch_size)
+    if as_json:
+        from modelcfg.core.numbers import finite_or_none
+
+        _json_out("eval", finite_or_none({
+            "results": str(target), "wall_seconds": results["timing"]["wall_seconds"],
+            "tasks": {task: {metric: {k: summary.get(k) for k in ("value", "stderr", "n")}
+                             for metric, summary in entry["metrics"].items()}
+                      for task, entry in results["tasks"].items()}}))
+        return
     for task, entry in results["tasks"].items():
         for metric, summary in entry["metrics"].items():
             typer.echo(f"{task:<16} {metric:<24} {summary['value']:.4f} ± "
@@ -194,7 +257,8 @@ def diff(
     base: str = typer.Argument(..., help="Base git revision."),
     head: Optional[str] = typer.Argument(None, help="Head revision (default: the working "
                                          "tree)."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output diff`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Semantic config diff: changed fields per config and the impact (retrain /
@@ -202,9 +266,10 @@ def diff(
     from modelcfg.cli.render import render_diff_json
     from modelcfg.config.diff import diff_trees, tree_for
 
+    as_json = _text_or_json(fmt, "modelcfg diff")
     repo = _root(root)
     result = diff_trees(tree_for(repo, base), tree_for(repo, head))
-    if fmt is Format.json:
+    if as_json:
         sys.stdout.write(render_diff_json(result.to_dict()))
     else:
         sys.stdout.write(result.render_text())
@@ -237,7 +302,8 @@ def gate(
                                      "MODELCFG_ORDER_SECRET environment variable, and names "
                                      "the attempt in the ledger (default: the head commit)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
-                               "path; json: gate.json on stdout."),
+                               "path; json: gate.json on stdout; github: each reason as an "
+                               "Actions annotation on its config line."),
     only: list[str] = typer.Option([], "--only", help="Judge only this adapter of `modelcfg "
                                    "gate plan` (repeatable): one shard of the plan's matrix; "
                                    "combine the shards with `modelcfg gate merge`."),
@@ -264,15 +330,20 @@ def gate(
         settings = GateSettings(runs_dir=runs_dir, pr_author=pr_author, labels=labels, pr=pr,
                                 order_secret=_order_secret(), only=shard)
         report = run_gate(repo, base, head, out_dir, settings, emit=_progress_printer(quiet))
-    _gate_outcome(report, out, fmt)
+    _gate_outcome(report, out, fmt, repo)
 
 
-def _gate_outcome(report: dict, out: Path, fmt: "Format") -> None:
-    """Print a gate verdict (or gate.json) and exit 0 pass, 1 block, 2 error."""
+def _gate_outcome(report: dict, out: Path, fmt: "Format", repo: Path) -> None:
+    """Print a gate verdict (or gate.json, or annotations) and exit 0 pass, 1 block,
+    2 error."""
     from modelcfg.gate.report import dumps
 
     if fmt is Format.json:
         typer.echo(dumps(report))
+    elif fmt is Format.github:
+        from modelcfg.cli.render import render_gate_github
+
+        sys.stdout.write(render_gate_github(report, [repo]))
     else:
         for cfg in report["configs"]:
             typer.echo(f"{cfg['verdict'].upper():<6} {cfg['adapter']} ({cfg['impact']})")
@@ -295,9 +366,11 @@ def gate_plan(
     (fromJSON(...).matrix). Torch-free; exit 0, or 2 with the error."""
     import json
 
+    from modelcfg.cli.outputs import versioned
     from modelcfg.gate.shards import gate_plan as plan
 
-    typer.echo(json.dumps(plan(_root(root), base, head), sort_keys=True))
+    typer.echo(json.dumps(versioned("gate-plan", plan(_root(root), base, head)),
+                          sort_keys=True))
 
 
 @gate_app.command("merge")
@@ -307,7 +380,8 @@ def gate_merge(
     out: Path = typer.Option(..., "--out", help="Folder for the merged gate.json, report.md, "
                              "history.png and evidence/."),
     fmt: Format = typer.Option(Format.text, "--format", help="text: the verdict and report "
-                               "path; json: the merged gate.json on stdout."),
+                               "path; json: the merged gate.json on stdout; github: "
+                               "annotations, as for `modelcfg gate`."),
     root: Optional[Path] = typer.Option(None, help="Repository root (the plan is recomputed "
                                         "from it at the shards' base and head)."),
 ) -> None:
@@ -318,7 +392,7 @@ def gate_merge(
 
     repo = _root(root)
     out_dir = out if out.is_absolute() else Path.cwd() / out
-    _gate_outcome(merge_shards(repo, shards, out_dir), out, fmt)
+    _gate_outcome(merge_shards(repo, shards, out_dir), out, fmt, repo)
 
 
 def _order_secret() -> Optional[str]:
@@ -339,7 +413,10 @@ def compare(
                                               "repository you are in, else the schema's "
                                               "defaults with every common task judged as "
                                               "capability)."),
-    as_json: bool = typer.Option(False, "--json", help="The per-task decisions as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="The per-task decisions as JSON "
+                                 "(the same as --format json)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output compare`)."),
 ) -> None:
     """Judge CANDIDATE against BASELINE task by task with the gate's rules, on all items
     paired by doc_id. Exit 0 pass, 1 block, 2 error (unusable or incompatible files)."""
@@ -347,6 +424,7 @@ def compare(
     from modelcfg.gate.compare import compare as judge
     from modelcfg.gate.compare_inputs import read_json, thresholds_for
 
+    as_json = _text_or_json(fmt, "modelcfg compare") or as_json
     base, cand = read_json(baseline, "baseline"), read_json(candidate, "candidate")
     rules, source = thresholds_for(thresholds, Path.cwd(), base, cand)
     result = judge(base, cand, rules, source).to_dict()
@@ -389,18 +467,24 @@ def promote(
                                          "(thresholds max_drift) at its current baseline: "
                                          "an anchor entry in the ledger, no new baseline."),
     reason: Optional[str] = typer.Option(None, help="Why (recorded with --anchor)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output promote`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """On merge: the gate's evidence becomes the new baseline and a hash-chained ledger
     entry is appended, in one commit pushed to the branch (racing promotions retry)."""
     from modelcfg.audit.promote import promote_gate_output
 
+    as_json = _text_or_json(fmt, "modelcfg promote")
     repo = _root(root)
     if anchor:
         from modelcfg.audit.anchor import reanchor
 
         result = reanchor(repo, adapter=anchor, actor={"merged_by": actor}, remote=remote,
                           branch=branch, rationale=reason)
+        if as_json:
+            return _json_out("promote", {"action": "anchor", "promoted": [
+                _promoted(anchor, result.already, result.commit, result.entry)]})
         state = "already its anchor" if result.already else (
             f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
         typer.echo(f"re-anchored {anchor}: {state}")
@@ -412,7 +496,11 @@ def promote(
         folder = evidence if evidence.is_absolute() else repo / evidence
         result = run_bootstrap(repo, bootstrap, folder,
                                actor={"merged_by": actor, "pr_author": pr_author},
-                               remote=remote, branch=branch, emit=_progress_printer(False))
+                               remote=remote, branch=branch,
+                               emit=_progress_printer(as_json))
+        if as_json:
+            return _json_out("promote", {"action": "bootstrap", "promoted": [
+                _promoted(bootstrap, False, result.commit, result.entry)]})
         typer.echo(f"bootstrapped {bootstrap}: commit {str(result.commit)[:12]}, ledger "
                    f"#{(result.entry or {}).get('seq')}")
         return
@@ -420,12 +508,21 @@ def promote(
     results = promote_gate_output(repo, folder, actor={"merged_by": actor,
                                                        "pr_author": pr_author},
                                   adapter=adapter, remote=remote, branch=branch)
+    if as_json:
+        return _json_out("promote", {"action": "promote", "promoted": [
+            _promoted(r.adapter, r.already, r.commit, r.entry) for r in results]})
     for result in results:
         state = "already the baseline" if result.already else (
             f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
         typer.echo(f"promoted {result.adapter}: {state}")
     if not results:
         typer.echo("nothing to promote: no adapter with new evidence")
+
+
+def _promoted(adapter: str, already: bool, commit, entry) -> dict:
+    return {"adapter": adapter, "already": bool(already),
+            "commit": str(commit) if commit else None,
+            "ledger_seq": (entry or {}).get("seq")}
 
 
 @app.command()
@@ -436,14 +533,21 @@ def rollback(
     reason: Optional[str] = typer.Option(None, help="Why (recorded in the ledger)."),
     remote: str = typer.Option("origin", help="Remote to push to."),
     branch: Optional[str] = typer.Option(None, help="Branch (default: the current one)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output rollback`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Restore an earlier promoted config and its baseline, as a new ledger entry and a new
     commit (history is never rewritten)."""
     from modelcfg.audit.rollback import rollback as run
 
+    as_json = _text_or_json(fmt, "modelcfg rollback")
     result = run(_root(root), adapter=config, to_rev=to, actor=actor, remote=remote,
                  branch=branch, rationale=reason)
+    if as_json:
+        return _json_out("rollback", {"adapter": config, "to": to, "commit": str(
+            result.commit) if result.commit else None,
+            "ledger_seq": (result.entry or {}).get("seq")})
     typer.echo(f"rolled back {config} to {to}: commit {str(result.commit)[:12]}, ledger "
                f"#{(result.entry or {}).get('seq')}")
 
@@ -458,6 +562,8 @@ def audit_verify(
                                       "working tree)."),
     history: bool = typer.Option(True, help="Also check that every commit only appended to "
                                  "the ledger."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output audit-verify`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Detect edited, deleted, inserted or reordered ledger entries and baselines that do
@@ -465,7 +571,12 @@ def audit_verify(
     from modelcfg.audit.ledger import audit
     from modelcfg.cli.render import render_text
 
+    as_json = _text_or_json(fmt, "modelcfg audit verify")
     problems = audit(_root(root), rev, history)
+    if as_json:
+        _json_out("audit-verify", {"ok": not problems,
+                                   "problems": [p.to_dict() for p in problems]})
+        raise typer.Exit(1 if problems else 0)
     sys.stdout.write(render_text(problems))
     if not problems:
         typer.echo("ok: ledger and baselines are consistent", err=True)
@@ -479,6 +590,8 @@ def audit_record_attempt(
     remote: str = typer.Option("origin", help="Remote to push the ledger commit to."),
     branch: Optional[str] = typer.Option(None, help="The base branch (default: the current "
                                          "one)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output audit-attempt`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
 ) -> None:
     """Record an agent's gate attempt (one entry per judged adapter) in the base branch's
@@ -487,9 +600,17 @@ def audit_record_attempt(
     nothing."""
     from modelcfg.audit.attempts import record_attempts
 
+    as_json = _text_or_json(fmt, "modelcfg audit record-attempt")
     repo = _root(root)
     folder = gate_out if gate_out.is_absolute() else repo / gate_out
     result = record_attempts(repo, folder, remote=remote, branch=branch)
+    if as_json:
+        return _json_out("audit-attempt", {
+            "recorded": result is not None and not result.already,
+            "already": bool(result is not None and result.already),
+            "adapter": result.adapter if result else None,
+            "commit": str(result.commit) if result and result.commit else None,
+            "ledger_seq": ((result.entry or {}).get("seq") if result else None)})
     if result is None:
         typer.echo("nothing to record: not an agent's change, or no adapter was judged")
     elif result.already:
@@ -511,13 +632,19 @@ def init_repo(
     modelcfg_ref: str = typer.Option("0" * 40, "--modelcfg-ref", help="The modelcfg commit "
                                      "the workflows pin (a full sha; the default, all zeros, "
                                      "is a placeholder to replace)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output init`)."),
 ) -> None:
     """Scaffold a new config repository: contract, thresholds, suites, an example model and
     adapter, the three workflows calling modelcfg's reusable ones, CODEOWNERS, a PR
     template (docs/adopting.md)."""
     from modelcfg.scaffold.init import init
 
+    as_json = _text_or_json(fmt, "modelcfg init")
     written = init(directory, force=force, repository=modelcfg_repository, ref=modelcfg_ref)
+    if as_json:
+        return _json_out("init", {"directory": str(directory),
+                                  "files": [str(w) for w in written]})
     typer.echo(f"wrote {len(written)} files to {directory}; next: git init, commit, push, "
                "then `modelcfg promote --bootstrap example` (README.md)")
 
@@ -588,6 +715,8 @@ def github_report(
         None, "--gate-result", help="The gate job's result (needs.gate.result): when "
         "gate.json is missing, the failing check says the job failed, was cancelled or "
         "never ran."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output github-report`)."),
 ) -> None:
     """Post the verdict: check run modelcfg/gate with annotations, one sticky pull request
     comment (the report, the metric history, a link to the run's artifact), the job summary,
@@ -599,15 +728,22 @@ def github_report(
     from modelcfg.github.client import Pacing
     from modelcfg.github.report import post, target
 
+    as_json = _text_or_json(fmt, "modelcfg github report")
     where = target(repo, pr, sha)
     pacing = Pacing.from_env()
     outcome = post(gate_dir, where, token=token(where.repo, _api_url(), pacing),
                    api_url=_api_url(), roots=[(root or Path.cwd()).resolve()], pacing=pacing,
                    gate_result=gate_result.value if gate_result else None)
-    typer.echo(f"verdict {outcome.verdict}: check run {outcome.check_run or '-'} "
-               f"({outcome.annotated} annotation(s)"
-               + (f", and {outcome.left_out} more" if outcome.left_out else "")
-               + f"), comment {outcome.comment or '-'}")
+    if as_json:
+        _json_out("github-report", {
+            "verdict": outcome.verdict, "check_run": outcome.check_run,
+            "annotated": outcome.annotated, "left_out": outcome.left_out,
+            "comment": outcome.comment, "failures": [vars(f) for f in outcome.failures]})
+    else:
+        typer.echo(f"verdict {outcome.verdict}: check run {outcome.check_run or '-'} "
+                   f"({outcome.annotated} annotation(s)"
+                   + (f", and {outcome.left_out} more" if outcome.left_out else "")
+                   + f"), comment {outcome.comment or '-'}")
     _github_failed(outcome.failures, {"pass": 0, "block": 1}.get(outcome.verdict, 2), "report")
 
 
@@ -621,6 +757,8 @@ def github_validate(
                                       "pull request's head, else GITHUB_SHA)."),
     root: Optional[Path] = typer.Option(None, help="Repository root (default: the enclosing "
                                         "git work tree)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output github-validate`)."),
 ) -> None:
     """Run validate and post the check run modelcfg/validate: one annotation per problem on
     its file, line and column, and the job summary. Exit 0 valid, 1 on errors, or when
@@ -630,13 +768,20 @@ def github_validate(
     from modelcfg.github.report import target
     from modelcfg.github.validate import post
 
+    as_json = _text_or_json(fmt, "modelcfg github validate")
     where = target(repo, pr, sha)
     pacing = Pacing.from_env()
     checked = post(_root(root), paths or [], where, token=token(where.repo, _api_url(), pacing),
                    api_url=_api_url(), pacing=pacing)
-    typer.echo(f"validate: {checked.errors} error(s), {checked.warnings} warning(s); check run "
-               f"{checked.check_run or '-'} ({checked.annotated} annotation(s)"
-               + (f", and {checked.left_out} more" if checked.left_out else "") + ")")
+    if as_json:
+        _json_out("github-validate", {
+            "errors": checked.errors, "warnings": checked.warnings,
+            "check_run": checked.check_run, "annotated": checked.annotated,
+            "left_out": checked.left_out, "failures": [vars(f) for f in checked.failures]})
+    else:
+        typer.echo(f"validate: {checked.errors} error(s), {checked.warnings} warning(s); "
+                   f"check run {checked.check_run or '-'} ({checked.annotated} annotation(s)"
+                   + (f", and {checked.left_out} more" if checked.left_out else "") + ")")
     _github_failed(checked.failures, 1 if checked.errors else 0, "validate check")
 
 
@@ -646,6 +791,9 @@ def github_pull_request(
     repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
     github_output: bool = typer.Option(False, "--github-output", help="Also append the "
                                        "lines to $GITHUB_OUTPUT."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text: the key=value lines; "
+                               "json (schema: `modelcfg schema --output "
+                               "github-pull-request`)."),
 ) -> None:
     """Print number=, author=, labels= (compact JSON list), base_sha=, base_ref=, head_sha=
     of a pull request, read through the API. Exit 2 when it cannot be read."""
@@ -654,6 +802,7 @@ def github_pull_request(
     from modelcfg.github.pulls import append_output, lines, read
     from modelcfg.github.report import target
 
+    as_json = _text_or_json(fmt, "modelcfg github pull-request")
     where = target(repo, number, None)
     pacing = Pacing.from_env()
     try:
@@ -663,7 +812,13 @@ def github_pull_request(
         raise UserError(exc.failure.code, f"the pull request was not read: "
                         f"{exc.failure.render()}", exit_code=2) from None
     text = lines(values)
-    sys.stdout.write(text)
+    if as_json:
+        import json
+
+        _json_out("github-pull-request", {**values, "number": int(values["number"]),
+                                          "labels": json.loads(values["labels"])})
+    else:
+        sys.stdout.write(text)
     if github_output:
         append_output(text)
 

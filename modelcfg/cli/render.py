@@ -13,9 +13,10 @@ def render_text(problems: list[Problem]) -> str:
 
 def render_json(problems: list[Problem]) -> str:
     """``valid`` is false only when there is an error; warnings are listed all the same."""
+    from modelcfg.cli.outputs import dumps
+
     valid = not any(p.is_error for p in problems)
-    return json.dumps({"valid": valid, "problems": [p.to_dict() for p in problems]},
-                      indent=2) + "\n"
+    return dumps("validate", {"valid": valid, "problems": [p.to_dict() for p in problems]})
 
 
 def _escape(text: str, prop: bool = False) -> str:
@@ -30,12 +31,39 @@ def render_github(problems: list[Problem]) -> str:
         f"title={_escape(p.code, True)}::{_escape(p.message)}\n" for p in problems)
 
 
+def render_gate_github(report: dict, roots) -> str:
+    """`modelcfg gate --format github`: each reason of gate.json as a workflow-command
+    annotation on its config line (placed as `modelcfg github report` places them on the
+    check run), a reason with no file as a file-less one, then the verdict."""
+    from modelcfg.github.annotations import annotations
+
+    placed = annotations(report, list(roots))
+    lines = []
+    for a in placed:
+        where = f"file={_escape(a.path, True)},line={a.line}" + (
+            f",col={a.col}" if a.col is not None else "")
+        lines.append(f"::error {where},title={_escape(a.title, True)}::{_escape(a.message)}")
+    reasons = list(report.get("reasons") or []) + [
+        r for cfg in report.get("configs") or [] for r in cfg.get("reasons") or []]
+    if len(placed) < len(reasons):  # nowhere in the repository to put them
+        shown = {a.message for a in placed}
+        for r in reasons:
+            text = f"{r.get('code', '?')} {r.get('message', '')}"
+            if text not in shown:
+                lines.append(f"::error title={_escape(r.get('code', '?'), True)}::"
+                             f"{_escape(text)}")
+    level = "notice" if report.get("verdict") == "pass" else "error"
+    lines.append(f"::{level} title=modelcfg gate::gate: {report.get('verdict')}")
+    return "".join(line + "\n" for line in lines)
+
+
 def render_diff_json(result: dict) -> str:
     """`modelcfg diff --format json`: strict JSON; a config's NaN or infinity (an invalid
     value the diff still shows) keeps its YAML spelling, ``.nan``."""
+    from modelcfg.cli.outputs import dumps
     from modelcfg.core.numbers import yaml_spelled
 
-    return json.dumps(yaml_spelled(result), indent=2, allow_nan=False, default=str) + "\n"
+    return dumps("diff", yaml_spelled(result), allow_nan=False, default=str)
 
 
 def render_comparison(result: dict, as_json: bool) -> str:
@@ -44,7 +72,10 @@ def render_comparison(result: dict, as_json: bool) -> str:
     from modelcfg.core.numbers import finite_or_none
 
     if as_json:
-        return json.dumps(finite_or_none(result), indent=2, sort_keys=True) + "\n"
+        from modelcfg.cli.outputs import versioned
+
+        return json.dumps(versioned("compare", finite_or_none(result)), indent=2,
+                          sort_keys=True) + "\n"
     lines = []
     for task, o in result["tasks"].items():
         lines.append(f"{task:<16} {o.get('metric', ''):<20} baseline "

@@ -19,6 +19,10 @@ CODES: dict[str, str] = {
               "--thresholds file is not a valid Thresholds document, or the two files have no "
               "task in common"),
     # GitHub (modelcfg github ...)
+    # one JSON contract (command outputs)
+    "MC050": ("--format github for a command that writes no annotations (only validate, gate "
+              "and gate merge do)"),
+    "MC051": "unknown output kind for modelcfg schema --output",
     "MC010": "GITHUB_TOKEN is not set",
     "MC011": "no repository, pull request or commit to report on (or --repo not OWNER/NAME)",
     "MC012": "the gate folder has no readable gate.json (the check fails with this reason)",

@@ -59,7 +59,8 @@ def test_valid_repository_json(tmp_path):
     repo = make_repo(tmp_path, GOLDEN / "base")
     proc = modelcfg(repo, "validate", "--format", "json")
     assert proc.returncode == 0
-    assert json.loads(proc.stdout) == {"valid": True, "problems": []}
+    assert json.loads(proc.stdout) == {"format": "modelcfg-validate/1", "valid": True,
+                                       "problems": []}
 
 
 def test_paths_select_what_is_reported_but_checks_see_everything(tmp_path):

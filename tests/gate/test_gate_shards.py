@@ -146,7 +146,8 @@ def test_the_plan_command_prints_the_interface_json(world, capsys):
     assert main(["gate", "plan", "--base", "main", "--head", "renamed",
                  "--root", str(world.repo)]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan == {"base": git(world.repo, "rev-parse", "main"),
+    assert plan == {"format": "modelcfg-gate-plan/1",
+                    "base": git(world.repo, "rev-parse", "main"),
                     "head": git(world.repo, "rev-parse", "renamed"),
                     "adapters": [{"adapter": "tiny-renamed", "impact": "retrain",
                                   "path": "configs/adapters/tiny-renamed.yaml",
