@@ -206,3 +206,21 @@ def test_promotions_count_once_and_attempt_entries_record_what_the_budget_needs(
     assert entry["gpu_hours"] == 0.0  # blocked before training: nothing spent
     assert entry["agents"] == report["budget"]["agents"]
     assert audit(repo.path, "base-record") == []
+
+
+@pytest.mark.parametrize("budget, problem", [
+    ("    max_gpu_hours_per_day: 2\n    max_gpu_hours_per_week: 8\n", None),
+    ("    max_gpu_hours_per_day: 0\n", ("MC205", 34)),  # out of range, at the value
+    ("    max_gpu_hours_per_month: 2\n", ("MC202", 34)),  # an unknown key
+])
+def test_validate_checks_the_budget_with_the_schemas_codes(repo, budget, problem):
+    from modelcfg.config.validate import validate
+
+    base(repo, "base-validate", budget, [])
+    git(repo.path, "checkout", "-q", "-f", "base-validate")
+    try:
+        found = [(p.code, p.line) for p in validate(repo.path) if p.is_error
+                 and p.path == "evals/contract.yaml"]
+    finally:
+        git(repo.path, "checkout", "-q", "-f", "main")
+    assert found == ([problem] if problem else [])
