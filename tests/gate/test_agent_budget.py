@@ -224,3 +224,18 @@ def test_validate_checks_the_budget_with_the_schemas_codes(repo, budget, problem
     finally:
         git(repo.path, "checkout", "-q", "-f", "main")
     assert found == ([problem] if problem else [])
+
+
+def test_a_shard_counts_the_whole_change_and_the_merge_keeps_the_budget(repo):
+    from modelcfg.gate.merge import merge_shards
+    from modelcfg.gate.run import GateSettings, run_gate
+
+    b = base(repo, "base-shard", DAY, [attempt_entry(1, 5.0)])
+    h = head(repo, "pr-shard", b)
+    shard = run_gate(repo.path, b, h, repo.tmp / "shard", GateSettings(
+        runs_dir=repo.tmp / "runs", pr_author="arith-agent", pr="70", only=["tiny-arith"]))
+    assert codes(shard) == {"MC840"}
+    merged = merge_shards(repo.path, [repo.tmp / "shard"], repo.tmp / "merged")
+    assert codes(merged) == {"MC840"} and merged["budget"] == shard["budget"]
+    [entry] = attempt_entries(json.loads((repo.tmp / "merged" / "gate.json").read_text()))
+    assert entry["agents"] == ["arith-agent"] and entry["gpu_hours"] == 0.0
