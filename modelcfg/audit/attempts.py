@@ -41,8 +41,27 @@ def attempt_entries(report: dict) -> list[dict]:
         out.append({"action": ATTEMPT, "adapter": cfg.get("adapter"), "pr": report.get("pr"),
                     "commit": report.get("head"), "base": report.get("base"),
                     "lineage": sorted(names), "verdict": verdict,
-                    "reasons": sorted(c for c in codes | change if c), "agent": True})
+                    "reasons": sorted(c for c in codes | change if c), "agent": True,
+                    "gpu_hours": spent_gpu_hours(cfg), **_identities(report)})
     return out
+
+
+def spent_gpu_hours(cfg: dict) -> float:
+    """The GPU-hours one judged adapter's training spent (0 when nothing trained: blocked
+    before training, or a cache hit), for the agent budget (:mod:`modelcfg.gate.budget`)."""
+    train = cfg.get("train") or {}
+    hours = ((cfg.get("cost") or {}).get("measured") or {}).get("gpu_hours")
+    if not train.get("fingerprint") or train.get("cache_hit") or isinstance(hours, bool) \
+            or not isinstance(hours, (int, float)):
+        return 0.0
+    return float(hours)
+
+
+def _identities(report: dict) -> dict:
+    """The agents' identities the gate counted the budget for (none recorded: the entry
+    counts for every agent's budget)."""
+    agents = (report.get("budget") or {}).get("agents")
+    return {"agents": list(agents)} if agents else {}
 
 
 def _key(entry: dict) -> tuple:

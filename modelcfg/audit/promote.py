@@ -159,6 +159,8 @@ def promote_gate_output(repo: Path, folder: Path, *, actor: dict, adapter: str |
         raise UserError("MC725", f"the gate's verdict is {report.get('verdict')!r}; only a "
                         "passing change is promoted", path=str(folder / "gate.json"))
     who = {**actor, "agent_authored": bool(report["agent"]), "agent_evidence": report["agent"]}
+    if (report.get("budget") or {}).get("agents"):  # whose budget it spent (gate.budget)
+        who["agents"] = list(report["budget"]["agents"])
     results = []
     for cfg in report["configs"]:
         if not cfg.get("evidence") or (adapter and cfg["adapter"] != adapter):

@@ -242,6 +242,12 @@ CODES: dict[str, str] = {
               "order, contract/thresholds, modelcfg version, diff, an impact-none verdict)"),
     "MC833": "gate merge: a planned adapter no shard judged (a missing shard)",
     "MC834": "gate merge: an adapter judged by more than one shard",
+    # the agent budget
+    "MC840": ("an agent's GPU-hours in the day or week (base ledger) plus the change's "
+              "estimate exceed the contract's agents.budget cap: blocked before training"),
+    "MC841": ("an agent's GPU-hours cannot be counted for its budget: the base ledger does not "
+              "verify, an agent's entry has no readable time or GPU-hours, or the head commit's "
+              "time cannot be read"),
     # the demo
     "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
               "longer applies to them (the demo needs updating)"),

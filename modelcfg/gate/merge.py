@@ -152,7 +152,8 @@ def _agreement(shards: list[Shard], problems: list[Reason]) -> None:
 
 
 def _change_level(shards: list[Shard], report: dict) -> None:
-    """Reasons, notes, agent findings and attempt counts, each once, in shard order."""
+    """Reasons, notes, agent findings, attempt counts and the agent budget, each once, in
+    shard order."""
     for key in ("reasons", "notes", "agent"):
         seen: dict[str, object] = {}
         for s in shards:
@@ -162,6 +163,11 @@ def _change_level(shards: list[Shard], report: dict) -> None:
     for s in shards:
         for name, counted in (s.doc.get("attempts") or {}).items():
             report["attempts"].setdefault(name, counted)
+    # The agent budget is change-level (every shard counts the whole plan): the first
+    # shard's record, so recorded attempts name the agents it counted (gate.budget).
+    budget = next((s.doc["budget"] for s in shards if s.doc.get("budget")), None)
+    if budget is not None:
+        report["budget"] = budget
 
 
 def _planned_entries(shards: list[Shard], plan: list[str], names: list[str],

@@ -18,7 +18,8 @@ No free retries (docs/gate.md): the item order is derived per run from the base 
 pull request and an optional secret (:mod:`modelcfg.gate.order`); an agent's lineage with
 ``agents.max_failed_attempts`` blocked attempts in the base ledger is refused (MC828,
 :mod:`modelcfg.gate.attempts`); a task's ``max_drift`` caps the drift since the lineage's
-anchor (MC829, :mod:`modelcfg.gate.drift`).
+anchor (MC829, :mod:`modelcfg.gate.drift`). An agent past its contract's GPU-hour budget
+for the day or week is refused before training (MC840, :mod:`modelcfg.gate.budget`).
 
 Sharding (:mod:`modelcfg.gate.plan`): ``GateSettings.only`` judges only those of the
 planned adapters (a shard of `modelcfg gate plan`'s matrix); the change-level checks and
@@ -43,6 +44,8 @@ from modelcfg.core.errors import Problem, UserError
 from modelcfg.core.extras import require
 from modelcfg.gate.agents import agent_path_reasons, authorship
 from modelcfg.gate.attempts import attempt_rules
+from modelcfg.gate.budget import budget_rules
+from modelcfg.gate.identity import commit_identities
 from modelcfg.gate.lineage import lineage_rules
 from modelcfg.gate.order import order_record, order_seed, pr_identity
 from modelcfg.gate.plan import (
@@ -271,6 +274,10 @@ def _judge_change(repo, base_sha, head_sha, fork, out_dir, settings, emit, repor
     refused = lineage_rules(report, changes, base_ws, settings.labels)  # MC818, notes
     for name, why in attempt_rules(report, changes, base_ws, ctx.ledger,
                                    settings.labels).items():  # MC828
+        refused.setdefault(name, []).extend(why)
+    for name, why in budget_rules(report, changes, base_ws, ws, problems, ctx.ledger, repo,
+                                  head_sha, lambda: commit_identities(repo, fork, head_sha),
+                                  settings.pr_author, settings.labels).items():  # MC840
         refused.setdefault(name, []).extend(why)
     problems += base_replaces_problems(base_ws, ws, changes.renames())  # MC322
     _judge_adapters(changes, ctx, report, refused)
