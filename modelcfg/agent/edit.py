@@ -84,7 +84,8 @@ def _scalar_end(line: str, start: int, in_flow: bool) -> int | None:
     if quote in (">", "|", ""):
         return None
     stop = re.search(r"\s#|[,\]}]" if in_flow else r"\s#", line[start:])
-    return start + (stop.start() if stop else len(line[start:].rstrip("\r\n")))
+    rest = line[start:start + stop.start()] if stop else line[start:]
+    return start + len(rest.rstrip())  # the spaces before a comment stay
 
 
 def set_value(text: str, rel: str, path: list, value, raw: str) -> str:

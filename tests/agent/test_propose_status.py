@@ -207,3 +207,14 @@ def test_a_failed_pull_request_then_a_rerun_opens_one(repo, gh, capsys):
     rc, again, _ = propose(repo, gh, "--set", "training.seed=8", capsys=capsys)
     assert rc == 0 and again["pr"] == 8 and gh.state.pulls.keys() == {7, 8}
     assert len(gh.calls("POST", r"/pulls$")) == 2  # the refused one and the opened one
+
+
+def test_an_edit_outside_the_agents_paths_is_refused_with_the_gates_code(repo, gh, capsys):
+    path = repo / "evals/contract.yaml"
+    path.write_text(path.read_text().replace("    - configs/adapters/**\n", ""))
+    commit_all(repo, "contract: agents may edit datasets only")
+    git(repo, "push", "-q", "origin", "main")
+    rc, _, err = propose(repo, gh, "--set", "training.seed=9", capsys=capsys)
+    assert rc == 1 and f"error: {ARITH}:1:1: MC814 an agent-authored change edits {ARITH}, " \
+        "outside the contract's agents.allowed_paths" in err
+    assert git(repo, "branch", "--list", "propose/*") == "" and gh.state.pulls.keys() == {7}
