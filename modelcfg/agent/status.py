@@ -24,17 +24,27 @@ CONCLUSIONS = {"success": "pass", "failure": "block"}
 
 # reason code -> (action, what to change): what an agent does about a reason.
 HINTS = {
-    "MC801": ("revise-config", "the adapter's config is invalid: fix it as validate says"),
-    "MC802": ("reduce-cost", "lower training.max_steps, batch_size or max_seq_length until "
-              "the estimate fits the thresholds' cost limits"),
-    "MC803": ("reduce-cost", "training stopped at its budget: lower the training length"),
-    "MC807": ("improve-capability", "the capability estimate fell short of the threshold: "
-              "change the training data or hyperparameters"),
-    "MC808": ("restore-safety", "a safety task regressed: remove the data or setting that "
+    "MC801": ("revise-config", "the config is invalid under the base's policy: fix what "
+              "`modelcfg validate` reports at the named file and line"),
+    "MC802": ("reduce-cost", "lower training.max_steps, batch_size, gradient_accumulation_steps "
+              "or max_seq_length until the estimate fits the threshold"),
+    "MC803": ("reduce-cost", "training stopped over budget: shorten it"),
+    "MC807": ("revise-training", "capability regressed: change the data or hyperparameters "
+              "that made the candidate worse"),
+    "MC808": ("revise-training", "non-inferiority not shown: a clearer improvement, or a "
+              "maintainer's larger eval set"),
+    "MC809": ("restore-safety", "safety regressed: remove the data or setting that weakened "
+              "refusals"),
+    "MC810": ("restore-safety", "the safety floor is not met: remove the data or setting that "
               "weakened refusals"),
-    "MC814": ("revert-path", "an agent may not edit this path: keep the change to "
-              "contract.agents.allowed_paths"),
-    "MC828": ("ask-maintainer", "too many failed attempts: a maintainer must review"),
+    "MC811": ("revise-training", "the required gain was not shown"),
+    "MC812": ("reduce-cost", "the measured cost is over the thresholds: shorten training"),
+    "MC814": ("revert-path", "an agent may only edit contract.agents.allowed_paths: revert "
+              "the other paths"),
+    "MC825": ("revise-training", "stopped for futility: the change is unlikely to pass as it "
+              "is"),
+    "MC828": ("ask-maintainer", "too many blocked attempts on this lineage: a maintainer's "
+              "label is needed for another"),
 }
 DEFAULT_HINT = ("ask-maintainer", "no automatic revision is known for this reason; read the "
                 "message")
