@@ -218,3 +218,20 @@ def test_an_edit_outside_the_agents_paths_is_refused_with_the_gates_code(repo, g
     assert rc == 1 and f"error: {ARITH}:1:1: MC814 an agent-authored change edits {ARITH}, " \
         "outside the contract's agents.allowed_paths" in err
     assert git(repo, "branch", "--list", "propose/*") == "" and gh.state.pulls.keys() == {7}
+
+
+def test_a_whole_file_replacement_is_proposed_as_written(repo, gh, capsys, tmp_path):
+    new = (repo / ARITH).read_text().replace("rationale: >\n  ", "rationale: >\n  Reworded. ")
+    (tmp_path / "new.yaml").write_text(new)
+    rc, out, err = propose(repo, gh, "--file", str(tmp_path / "new.yaml"), capsys=capsys)
+    assert rc == 0, err
+    assert git(repo, "show", f"{out['commit']}:{ARITH}") + "\n" == new
+    [change] = out["diff"]["changes"]
+    assert change["name"] == "tiny-arith" and change["impact"] == "none"
+
+
+def test_status_when_github_does_not_answer_is_an_error(repo, gh, capsys):
+    gh.down = True
+    rc = main(["pr", "status", "7", "--repo", gh.repo, "--root", str(repo), "--json"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "MC013 read pull request #7: HTTP 503" in err
