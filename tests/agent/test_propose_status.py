@@ -235,3 +235,19 @@ def test_status_when_github_does_not_answer_is_an_error(repo, gh, capsys):
     rc = main(["pr", "status", "7", "--repo", gh.repo, "--root", str(repo), "--json"])
     err = capsys.readouterr().err
     assert rc == 2 and "MC013 read pull request #7: HTTP 503" in err
+
+
+def test_a_branch_holding_another_change_is_refused(repo, gh, capsys):
+    rc, out, err = propose(repo, gh, "--set", "training.seed=10", "--branch", "mine",
+                           capsys=capsys)
+    assert rc == 0, err
+    rc, _, err = propose(repo, gh, "--set", "training.seed=11", "--branch", "mine",
+                         capsys=capsys)
+    assert rc == 2 and "MC032 branch mine exists and holds another change" in err
+
+
+def test_without_a_token_nothing_is_done(repo, gh, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    rc, _, err = propose(repo, gh, "--set", "training.seed=12", capsys=capsys)
+    assert rc == 2 and "MC010 GITHUB_TOKEN is not set" in err
+    assert git(repo, "branch", "--list", "propose/*") == ""
