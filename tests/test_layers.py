@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "modelcfg"
 # Lower layers first: each may import only itself and the layers before it.
-LAYERS = ["core", "config", "tiny", "train", "evaluation", "audit", "gate", "github", "scaffold", "demo", "cli"]
+LAYERS = ["core", "config", "tiny", "train", "evaluation", "audit", "gate", "github", "agent", "scaffold", "demo", "cli"]
 RANK = {name: rank for rank, name in enumerate(LAYERS)}
 
 

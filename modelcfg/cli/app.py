@@ -823,6 +823,151 @@ def github_pull_request(
         append_output(text)
 
 
+@app.command()
+def propose(
+    adapter: str = typer.Argument(..., help="The adapter to change (its name)."),
+    set_: list[str] = typer.Option([], "--set", help="An edit KEY=VALUE (dotted key, e.g. "
+                                   "training.learning_rate=0.002; ADAPTER:KEY=VALUE also "
+                                   "works); repeatable."),
+    file: Optional[Path] = typer.Option(None, "--file", help="The adapter's whole new "
+                                        "config (instead of --set)."),
+    rationale: str = typer.Option(..., help="Why the change (the pull request's rationale)."),
+    expected_effect: str = typer.Option(..., "--expected-effect", help="What it should do "
+                                        "to the evals."),
+    risk: str = typer.Option(..., help="The risk assessment."),
+    eval_plan: Optional[str] = typer.Option(None, "--eval-plan", help="How to check it "
+                                            "(default: the gate's suites)."),
+    agent: str = typer.Option(..., help="The agent's name: the commit's author and its "
+                              "Agent: trailer."),
+    agent_email: Optional[str] = typer.Option(None, "--agent-email", help="The agent's email "
+                                              "(default NAME@users.noreply.github.com)."),
+    branch: Optional[str] = typer.Option(None, help="Branch name (default "
+                                         "propose/AGENT/ADAPTER-HASH)."),
+    remote: str = typer.Option("origin", help="The git remote to push to."),
+    base: str = typer.Option("main", help="The base branch on the remote."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY, "
+                                       "else the remote's GitHub URL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON "
+                                 "(format modelcfg-propose/1)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Open an agent's config edit as a pull request: validate it, branch, commit (with the
+    agent's identity and an Agent: trailer), push, and open the pull request with the
+    rationale, expected effect, risk, eval plan, config diff and cost estimate, labelled for
+    agents. Rerun the same command to finish a proposal whose push or pull request failed.
+    Token: GITHUB_TOKEN or a GitHub App; GITHUB_API_URL for another API."""
+    import json
+
+    from modelcfg.agent.propose import (
+        FORMAT,
+        Proposal,
+        assess,
+        body,
+        prepare,
+        publish,
+        repo_name,
+    )
+    from modelcfg.github.auth import token
+    from modelcfg.github.client import Pacing
+
+    where = _root(root)
+    p = Proposal(adapter=adapter, agent=agent, rationale=rationale,
+                 expected_effect=expected_effect, risk=risk, eval_plan=eval_plan,
+                 sets=list(set_), file=file.resolve() if file else None, branch=branch,
+                 remote=remote, base=base, email=agent_email)
+    name = repo_name(where, remote, repo)
+    pacing = Pacing.from_env()
+    secret = token(name, _api_url(), pacing)
+    done = prepare(where, p)
+    p.branch = done["branch"]
+    changes, cost = assess(where, done, adapter)
+    pull = publish(where, p, done, name, token=secret, api_url=_api_url(), pacing=pacing,
+                   text=body(p, changes, cost))
+    result = {"format": FORMAT, "adapter": adapter, "agent": agent, "repo": name,
+              "branch": done["branch"], "base": base, "base_sha": done["base"],
+              "commit": done["commit"], "path": done["path"], "pr": pull["number"],
+              "url": pull["url"], "label": pull["label"], "diff": changes, "cost": cost}
+    if as_json:
+        typer.echo(json.dumps(result, indent=1, default=str))
+    else:
+        typer.echo(f"pull request #{pull['number']} {pull['url']} (branch {done['branch']}, "
+                   f"commit {done['commit'][:12]})")
+
+
+pr_app = typer.Typer(help="The gate's verdict on a pull request, as data.",
+                     no_args_is_help=True)
+app.add_typer(pr_app, name="pr")
+
+
+def _pr_reader(number: int, repo: Optional[str], root: Optional[Path]):
+    from modelcfg.agent.status import read_status
+    from modelcfg.github.auth import token
+    from modelcfg.github.client import GitHubFailed, Pacing
+    from modelcfg.github.report import target
+
+    where = target(repo, number, None)
+    pacing = Pacing.from_env()
+    secret = token(where.repo, _api_url(), pacing)
+
+    def read() -> dict:
+        try:
+            return read_status(where.repo, number, token=secret, api_url=_api_url(),
+                               pacing=pacing, root=_root(root))
+        except GitHubFailed as exc:
+            raise UserError(exc.failure.code, f"the pull request's status was not read: "
+                            f"{exc.failure.render()}", exit_code=2) from None
+    return read
+
+
+def _pr_outcome(status: dict, as_json: bool) -> None:
+    """Print a status; exit 0 pass, 1 block, 2 error, 3 never (pending exits 0 for status)."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps(status, indent=1, default=str))
+    else:
+        typer.echo(f"pull request #{status['pr']}: {status['state']}")
+        for cfg in status["adapters"]:
+            typer.echo(f"  {cfg['verdict'].upper():<6} {cfg['adapter']}")
+            for r in cfg["reasons"]:
+                typer.echo(f"         {r['code']} {r['message']}")
+        for r in status["reasons"]:
+            typer.echo(f"  {r['code']} {r['message']}")
+    raise typer.Exit({"pass": 0, "pending": 0, "block": 1}.get(status["state"], 2))
+
+
+@pr_app.command("status")
+def pr_status(
+    number: int = typer.Argument(..., help="The pull request's number."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON (format "
+                                 "modelcfg-pr-status/1)."),
+    root: Optional[Path] = typer.Option(None, help="A local clone where the config lines are "
+                                        "looked up (default: the enclosing work tree)."),
+) -> None:
+    """The gate's verdict on a pull request: state pending, pass, block or error; per adapter
+    the verdict and each reason with its code, file, line, field, threshold and a hint. Exit
+    0 pass or pending, 1 block, 2 error."""
+    _pr_outcome(_pr_reader(number, repo, root)(), as_json)
+
+
+@pr_app.command("wait")
+def pr_wait(
+    number: int = typer.Argument(..., help="The pull request's number."),
+    repo: Optional[str] = typer.Option(None, help="OWNER/NAME (default: GITHUB_REPOSITORY)."),
+    timeout: float = typer.Option(3600.0, min=0, help="Seconds to wait at most."),
+    interval: float = typer.Option(30.0, min=0.01, help="Seconds between polls."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
+    root: Optional[Path] = typer.Option(None, help="A local clone where the config lines are "
+                                        "looked up (default: the enclosing work tree)."),
+) -> None:
+    """Poll until the gate's check on the pull request completes, then print its status as
+    `pr status` does. Exit 0 pass, 1 block or timed out (MC036), 2 error."""
+    from modelcfg.agent.status import wait
+
+    _pr_outcome(wait(_pr_reader(number, repo, root), timeout, interval), as_json)
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     # Newer typer vendors click (its errors derive from TyperException); older typer raises
     # click's own exceptions.

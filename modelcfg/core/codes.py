@@ -40,6 +40,19 @@ CODES: dict[str, str] = {
     "MC021": "modelcfg init: --modelcfg-ref is not a full 40-character commit sha",
     "MC022": "modelcfg init: --modelcfg-repository is not OWNER/NAME",
     "MC023": "modelcfg init: the target exists and is not a folder",
+    # modelcfg propose, modelcfg pr (agents)
+    "MC030": ("modelcfg propose: an edit is not KEY=VALUE, names another adapter, cannot be "
+              "made in place, leaves the file unchanged, or --file cannot be read"),
+    "MC032": ("modelcfg propose: the work tree has uncommitted changes, the base cannot be "
+              "fetched, or the branch exists with another change"),
+    "MC033": "modelcfg propose: the push failed (the commit is on the local branch only)",
+    "MC034": ("modelcfg propose: the branch is pushed but the pull request was not opened "
+              "or not labelled"),
+    "MC035": ("modelcfg pr status: the completed gate check has no readable gate.json in its "
+              "gate-report artifact"),
+    "MC036": "modelcfg pr wait: the gate's check is still pending at the timeout",
+    "MC037": ("modelcfg propose: neither or both of --set and --file, an empty rationale, "
+              "expected effect or risk, or an agent name that is not a name"),
     # YAML
     "MC100": "the file cannot be read",
     "MC101": "not valid UTF-8 (position of the first bad byte)",

@@ -102,6 +102,7 @@ class State:
     pulls: dict = field(default_factory=dict)  # number -> head sha
     statuses: dict = field(default_factory=dict)  # sha -> [status]
     artifacts: dict = field(default_factory=dict)  # workflow run id -> [artifact]
+    blobs: dict = field(default_factory=dict)  # artifact id -> its zip's bytes
     tokens: set | None = None  # the accepted tokens; None: any
     app: tuple | None = None  # (app id, public key PEM, installation id)
     next_id: int = 1000
@@ -118,6 +119,7 @@ class FakeGitHub:
         self.violations: list[str] = []
         self.faults: list[Fault] = []
         self.down = False
+        self.remote: Path | None = None  # a bare git remote: new pulls' heads are read there
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -145,10 +147,13 @@ class FakeGitHub:
     def add_comment(self, number: int, body: str, login: str = "someone") -> dict:
         return self._new_comment(number, body, login)
 
-    def add_artifact(self, run_id: int, name: str) -> dict:
+    def add_artifact(self, run_id: int, name: str, data: bytes = b"") -> dict:
+        """``data``: the artifact's zip, served by its download (a 302 to the blob)."""
         self.state.next_id += 1
         aid = self.state.next_id
-        artifact = {"id": aid, "name": name, "size_in_bytes": 1024, "expired": False,
+        self.state.blobs[aid] = data
+        artifact = {"id": aid, "name": name, "size_in_bytes": len(data) or 1024,
+                    "expired": False,
                     "workflow_run": {"id": run_id},
                     "url": f"{self.url}/repos/{self.repo}/actions/artifacts/{aid}",
                     "archive_download_url":
@@ -253,7 +258,7 @@ class FakeGitHub:
             args = args[2:]
         status, headers, payload = getattr(self, "_" + re.sub(r"[/-]", "_", spec["operationId"]))(
             req, *args)
-        if status == spec["status"]:
+        if status == spec["status"] and spec["response"] is not None:
             full = fill(spec["response"], payload)
             errors = _errors(spec["response"], full)
             if errors:
@@ -342,15 +347,55 @@ class FakeGitHub:
         number = int(number)
         if number not in self.state.pulls:
             return 404, {}, {"message": "Not Found"}
+        return 200, {}, self._pull_view(number)
+
+    def _pull_view(self, number: int) -> dict:
         pull = self.state.pulls[number]
         pull = pull if isinstance(pull, dict) else {"head_sha": pull}
-        return 200, {}, {"number": number, "state": "open",
-                         "user": {"login": pull.get("author", "someone")},
-                         "labels": self._label_view(number),
-                         "head": {"sha": pull["head_sha"], "ref": f"pr-{number}"},
-                         "base": {"sha": pull.get("base_sha", "b" * 40),
-                                  "ref": pull.get("base_ref", "main")},
-                         "url": f"{self.url}/repos/{self.repo}/pulls/{number}"}
+        return {"number": number, "state": "open", "title": pull.get("title", "x"),
+                "body": pull.get("body"),
+                "user": {"login": pull.get("author", "someone")},
+                "labels": self._label_view(number),
+                "head": {"sha": pull["head_sha"], "ref": pull.get("head_ref", f"pr-{number}")},
+                "base": {"sha": pull.get("base_sha", "b" * 40),
+                         "ref": pull.get("base_ref", "main")},
+                "url": f"{self.url}/repos/{self.repo}/pulls/{number}",
+                "html_url": f"https://github.invalid/{self.repo}/pull/{number}"}
+
+    def _pulls_create(self, req):
+        head, base = req.body["head"], req.body["base"]
+        sha = self._remote_sha(head.split(":")[-1])
+        if sha is None:
+            return 422, {}, {"message": "Validation Failed",
+                             "errors": [{"field": "head", "code": "invalid"}]}
+        number = max(self.state.pulls, default=0) + 1
+        self.add_pull(number, sha, head_ref=head.split(":")[-1], base_ref=base,
+                      base_sha=self._remote_sha(base) or "b" * 40,
+                      title=req.body.get("title", ""),
+                      body=req.body.get("body") or "")
+        return 201, {}, self._pull_view(number)
+
+    def _pulls_list(self, req):
+        head = req.query.get("head", "").split(":")[-1]
+        found = [self._pull_view(n) for n, p in sorted(self.state.pulls.items())
+                 if not head or p.get("head_ref") == head]
+        headers, items = self._page(req, found)
+        return 200, headers, items
+
+    def _remote_sha(self, branch: str) -> str | None:
+        if self.remote is None:
+            return "c" * 40
+        import subprocess
+
+        proc = subprocess.run(["git", "--git-dir", str(self.remote), "rev-parse", "--verify",
+                               "-q", f"refs/heads/{branch}"], capture_output=True, text=True)
+        return proc.stdout.strip() or None
+
+    def _actions_download_artifact(self, req, artifact_id, archive_format):
+        if int(artifact_id) not in self.state.blobs or archive_format != "zip":
+            return 404, {}, {"message": "Not Found"}
+        root = self.url[:len(self.url) - len(self.prefix)] if self.prefix else self.url
+        return 302, {"Location": f"{root}/_blobs/{artifact_id}"}, {}
 
     def _checks_list_for_ref(self, req, ref):
         runs = [_check_run_view(r) for r in self.state.check_runs.values()
@@ -436,6 +481,14 @@ def _handler(fake: FakeGitHub):
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if self.path.startswith("/_blobs/"):  # where an artifact's download redirects
+                blob = fake.state.blobs.get(int(self.path.rsplit("/", 1)[1]))
+                self.send_response(200 if blob is not None else 404)
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(len(blob or b"")))
+                self.end_headers()
+                self.wfile.write(blob or b"")
+                return
             body = json.loads(raw) if raw else None
             status, headers, payload = fake.handle(self.command, self.path, body,
                                                    self.headers.get("Authorization") or "")
