@@ -28,6 +28,8 @@ OUTPUTS = {
     "github-pull-request": "modelcfg github pull-request",
     "tiny": "modelcfg tiny",
     "init": "modelcfg init",
+    "propose": "modelcfg propose --json",
+    "pr-status": "modelcfg pr status --json, modelcfg pr wait --json",
 }
 
 

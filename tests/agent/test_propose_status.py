@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from github_fake.env import fake_github
+from output_helpers import check_output
 from repo_helpers import commit_all, git, project_repo
 
 from modelcfg.cli.app import main
@@ -47,13 +48,13 @@ def propose(repo: Path, gh, *edit: str, capsys) -> tuple[int, dict | None, str]:
     rc = main(["propose", "tiny-arith", *edit, *TEXTS, "--repo", gh.repo, "--root",
                str(repo), "--json"])
     captured = capsys.readouterr()
-    return rc, (json.loads(captured.out) if rc == 0 else None), captured.err
+    return rc, (check_output("propose", captured.out) if rc == 0 else None), captured.err
 
 
 def status(repo: Path, gh, number: int, capsys, *more: str) -> tuple[int, dict]:
     rc = main(["pr", *(more or ("status",)), str(number), "--repo", gh.repo, "--root",
                str(repo), "--json"])
-    return rc, json.loads(capsys.readouterr().out)
+    return rc, check_output("pr-status", capsys.readouterr().out)
 
 
 def test_propose_opens_a_labelled_pull_request_with_one_line_changed(repo, gh, capsys):

@@ -12,22 +12,14 @@ import jsonschema
 import pytest
 from audit_helpers import make_baseline
 from github_fake.env import SHA, fake_github
+from output_helpers import SCHEMAS
+from output_helpers import check_output as check
 from repo_helpers import GOLDEN, commit_all, git, make_repo, project_repo
 
 from modelcfg.cli.app import main
 from modelcfg.cli.outputs import OUTPUTS, format_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT / "modelcfg/cli/schemas"
-
-
-def check(kind: str, out: str) -> dict:
-    """``out`` is one JSON document of ``kind``: its format and its schema hold."""
-    doc = json.loads(out)
-    schema = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
-    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
-    assert doc["format"] == format_of(kind)
-    return doc
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -46,7 +38,8 @@ def test_every_output_kind_has_a_valid_schema_and_a_test_here():
         jsonschema.Draft202012Validator.check_schema(schema)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["properties"]["format"] == {"const": format_of(kind)}
-    tested = set(re.findall(r'check\("([a-z-]+)"', Path(__file__).read_text()))
+    tested = {kind for path in Path(__file__).parents[1].rglob("test_*.py")
+              for kind in re.findall(r'check(?:_output)?\("([a-z-]+)"', path.read_text())}
     assert tested == set(OUTPUTS)
 
 
