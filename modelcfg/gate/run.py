@@ -299,9 +299,9 @@ def _judge_adapters(changes: TreeDiff, ctx: Judging, report: dict,
     before judging (lineage rules) that block an adapter outright."""
     from modelcfg.gate.adapter import judge_adapter
 
-    skip = ({c.name for c in planned(changes)} - set(ctx.settings.only)
-            if ctx.settings.only is not None else set())
-    if any(c.name not in skip for c in planned(changes)):
+    plan = {c.name for c in planned(changes)}
+    skip = plan - set(ctx.settings.only) if ctx.settings.only is not None else set()
+    if plan - skip:
         # Training and evaluation need the extras; a change that trains nothing (an empty
         # plan) is judged by the torch-free install too (MC005 in gate.json otherwise).
         require("train", "eval", what="`modelcfg gate`")

@@ -154,11 +154,17 @@ def post(gate_dir: Path, where: Target, *, token: str, api_url: str,
     return outcome
 
 
-def _check_run(repo, where, report, markdown, roots, pacing, cap, outcome) -> None:
+def head_sha(repo, where: Target, pacing: Pacing) -> str:
+    """The commit a check run goes on: ``where.sha``, else the pull request's head (read once
+    and kept in ``where``)."""
     if not where.sha:
         where.sha = call("read the pull request's head", lambda: repo.get_pull(where.pr)
                          .head.sha, pacing)
-    post_check(repo, where.sha, CHECK_NAME, CONCLUSION[report["verdict"]], title(report),
+    return where.sha
+
+
+def _check_run(repo, where, report, markdown, roots, pacing, cap, outcome) -> None:
+    post_check(repo, head_sha(repo, where, pacing), CHECK_NAME, CONCLUSION[report["verdict"]], title(report),
                truncate(markdown), annotations(report, roots), cap, pacing, outcome)
 
 

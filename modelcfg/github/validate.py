@@ -9,8 +9,14 @@ from pathlib import Path
 
 from modelcfg.github.annotations import from_problems
 from modelcfg.github.checks import Posted, post_check
-from modelcfg.github.client import Failure, GitHubFailed, Pacing, call, connect
-from modelcfg.github.report import ANNOTATION_CAP, Target, append_step_summary, truncate
+from modelcfg.github.client import Failure, GitHubFailed, Pacing, connect
+from modelcfg.github.report import (
+    ANNOTATION_CAP,
+    Target,
+    append_step_summary,
+    head_sha,
+    truncate,
+)
 
 CHECK_NAME = "modelcfg/validate"
 
@@ -49,10 +55,7 @@ def post(root: Path, paths: list[Path], where: Target, *, token: str, api_url: s
     append_step_summary(markdown)
     repo = connect(token, api_url, pacing).get_repo(where.repo)
     try:
-        if not where.sha:
-            where.sha = call("read the pull request's head",
-                             lambda: repo.get_pull(where.pr).head.sha, pacing)
-        post_check(repo, where.sha, CHECK_NAME, "failure" if checked.errors else "success",
+        post_check(repo, head_sha(repo, where, pacing), CHECK_NAME, "failure" if checked.errors else "success",
                    title, truncate(markdown), from_problems(problems),
                    ANNOTATION_CAP if cap is None else cap, pacing, checked)
     except GitHubFailed as exc:
