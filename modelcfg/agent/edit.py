@@ -16,21 +16,28 @@ from modelcfg.config.loader import loads
 from modelcfg.core.errors import UserError
 
 _KEY = re.compile(r"^[A-Za-z_][\w-]*$")
+_FILE = re.compile(r"^[\w.-]+(/[\w.-]+)+\.ya?ml$")
 
 
 def _refuse(message: str) -> UserError:
     return UserError("MC030", message, exit_code=2)
 
 
-def parse_set(item: str, adapter: str) -> tuple[list, object, str]:
-    """``[ADAPTER:]dotted.key=VALUE`` as (path, value, value's text)."""
+def parse_set(item: str, adapter: str) -> tuple[str | None, list, object, str]:
+    """``[TARGET:]dotted.key=VALUE`` as (file, path, value, value's text). TARGET is the
+    adapter's name (file None: the adapter's own file) or a repository path of another YAML
+    file (``evals/thresholds.yaml``), which the edit also changes."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise _refuse(f"--set {item!r} is not KEY=VALUE (e.g. training.learning_rate=0.002)")
     name, colon, dotted = key.strip().rpartition(":")
+    target = None
     if colon and name != adapter:
-        raise _refuse(f"--set {item!r} names adapter {name!r}, not {adapter!r}: propose one "
-                      "adapter per pull request")
+        if not _FILE.match(name) or ".." in name.split("/"):
+            raise _refuse(f"--set {item!r} names {name!r}: neither adapter {adapter!r} nor a "
+                          "repository path of a YAML file (DIR/NAME.yaml); propose one adapter "
+                          "per pull request")
+        target = name
     path: list = []
     for part in dotted.split("."):
         if part.isdigit():
@@ -47,7 +54,7 @@ def parse_set(item: str, adapter: str) -> tuple[list, object, str]:
         value = loads(f"v: {raw}\n", "--set").value["v"]
     except UserError as err:
         raise _refuse(f"--set {item!r}: the value is not YAML ({err.message})") from None
-    return path, value, raw
+    return target, path, value, raw
 
 
 def _scalar_end(line: str, start: int, in_flow: bool) -> int | None:

@@ -37,6 +37,7 @@ class Proposal:
     eval_plan: str | None = None
     sets: list[str] = field(default_factory=list)
     file: Path | None = None
+    allow_protected: bool = False
     branch: str | None = None
     remote: str = "origin"
     base: str = "main"
@@ -60,46 +61,60 @@ def check_inputs(p: Proposal) -> None:
         raise _usage(f"--agent {p.agent!r} is not a name (letters, digits, . _ - [ ])")
 
 
-def new_text(p: Proposal, old: str, rel: str) -> str:
-    """The adapter file's text after the edit."""
+def new_texts(p: Proposal, read, rel: str) -> dict[str, str]:
+    """Every edited file's text after the edit (path -> text), the adapter's file first;
+    ``read(path)`` is a file's text at the base (None: not there)."""
     from modelcfg.agent.edit import parse_set, set_value
 
     if p.file is not None:
         try:
-            return p.file.read_text(encoding="utf-8")
+            return {rel: p.file.read_text(encoding="utf-8")}
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError("MC030", f"--file {p.file} cannot be read ({exc})",
                             exit_code=2) from None
-    text = old
+    texts: dict[str, str] = {rel: read(rel)}
     for item in p.sets:
-        text = set_value(text, rel, *parse_set(item, p.adapter))
-    if text == old:
+        target, *edit = parse_set(item, p.adapter)
+        target = target or rel
+        if target not in texts:
+            found = read(target)
+            if found is None:
+                raise UserError("MC030", f"--set {item!r}: {target} is not a file of the base "
+                                f"branch {p.base}", exit_code=2)
+            texts[target] = found
+        texts[target] = set_value(texts[target], target, *edit)
+    changed = {path: text for path, text in texts.items() if text != read(path)}
+    if not changed:
         raise UserError("MC030", f"the edit leaves {rel} as it is: nothing to propose",
                         exit_code=2)
-    return text
+    return changed
 
 
 def _restore(repo: Path, start: str) -> None:
     git.attempt(repo, "checkout", "-q", "-f", start)
 
 
-def _validated(repo: Path, rel: str, base_ws) -> None:
+def _validated(repo: Path, rels: list[str], base_ws, allow_protected: bool) -> list[str]:
     """Validate's first error in the edited work tree, or MC814 for a path an agent may not
-    edit, raised with its own code, file, line and column."""
+    edit, raised with its own code, file, line and column. With ``allow_protected`` such
+    paths are returned instead (the gate blocks them by policy; a maintainer decides)."""
     from modelcfg.config.validate import validate
     from modelcfg.gate.agents import agent_path_reasons
 
     errors = [p for p in validate(repo) if p.is_error]
-    errors.sort(key=lambda p: (p.path != rel, p.path, p.line, p.col))
+    errors.sort(key=lambda p: (p.path not in rels, p.path, p.line, p.col))
     if errors:
         e = errors[0]
         more = f" (and {len(errors) - 1} more: run modelcfg validate)" if len(errors) > 1 else ""
         raise UserError(e.code, f"{e.message}{more}; the edit is invalid, nothing was proposed",
                         path=e.path, line=e.line, col=e.col)
     contract = base_ws.contract()
-    for reason in agent_path_reasons(contract, [rel]) if contract else []:
+    reasons = agent_path_reasons(contract, rels) if contract else []
+    for reason in [] if allow_protected else reasons:
         raise UserError(reason.code, f"{reason.message} ({reason.threshold}); nothing was "
-                        "proposed", path=rel, line=1, col=1)
+                        "proposed (--allow-protected opens it for a maintainer to decide, and "
+                        "the gate blocks it)", path=reason.field, line=1, col=1)
+    return [reason.field for reason in reasons]
 
 
 def _identity(p: Proposal) -> dict:
@@ -108,7 +123,7 @@ def _identity(p: Proposal) -> dict:
             "GIT_COMMITTER_NAME": p.agent, "GIT_COMMITTER_EMAIL": email}
 
 
-def message(p: Proposal, rel: str) -> str:
+def message(p: Proposal) -> str:
     what = ", ".join(s.partition("=")[0].rpartition(":")[2] for s in p.sets) if p.sets \
         else "new config"
     summary = f"{p.adapter}: {what}"
@@ -128,35 +143,53 @@ def prepare(repo: Path, p: Proposal) -> dict:
     base_sha = git.text(repo, "rev-parse", "FETCH_HEAD", code="MC032")
     base_ws = load_workspace(tree_for(repo, base_sha))
     rel = base_ws.find(p.adapter, "Adapter").path
-    old = git.run(repo, "show", f"{base_sha}:{rel}", code="MC032").decode()
-    text = new_text(p, old, rel)
-    digest = hashlib.sha256((base_sha + rel + text).encode()).hexdigest()[:8]
+    texts = new_texts(p, lambda path: _show(repo, base_sha, path), rel)
+    digest = hashlib.sha256(json.dumps([base_sha, sorted(texts.items())]).encode()
+                            ).hexdigest()[:8]
     branch = p.branch or f"propose/{p.agent}/{p.adapter}-{digest}"
     start = git.text(repo, "symbolic-ref", "-q", "--short", "HEAD", code="MC032") \
         if git.attempt(repo, "symbolic-ref", "-q", "HEAD")[0] else \
         git.text(repo, "rev-parse", "HEAD")
     existing = git.commit_of(repo, f"refs/heads/{branch}")
     if existing is not None:
-        same = (git.attempt(repo, "show", f"{existing}:{rel}")[1] == text.strip()
+        same = (all(_show(repo, existing, path) == text for path, text in texts.items())
                 and git.commit_of(repo, f"{existing}^") == base_sha)
         if not same:
             raise UserError("MC032", f"branch {branch} exists and holds another change: pass "
                             "--branch with a new name, or delete the branch", exit_code=2)
         return {"branch": branch, "commit": existing, "base": base_sha, "path": rel,
+                "paths": sorted(texts), "protected": _protected(base_ws, texts),
                 "reused": True}
     git.run(repo, "checkout", "-q", "-b", branch, base_sha, code="MC032")
     try:
-        (repo / rel).write_text(text, encoding="utf-8")
-        _validated(repo, rel, base_ws)
-        git.run(repo, "add", "--", rel, code="MC032")
-        git.run(repo, "commit", "-q", "-m", message(p, rel), env=_identity(p), code="MC032")
+        for path, text in texts.items():
+            (repo / path).write_text(text, encoding="utf-8")
+        protected = _validated(repo, sorted(texts), base_ws, p.allow_protected)
+        git.run(repo, "add", "--", *texts, code="MC032")
+        git.run(repo, "commit", "-q", "-m", message(p), env=_identity(p), code="MC032")
         commit = git.text(repo, "rev-parse", "HEAD")
     except BaseException:
         _restore(repo, start)
         git.attempt(repo, "branch", "-D", branch)
         raise
     _restore(repo, start)
-    return {"branch": branch, "commit": commit, "base": base_sha, "path": rel, "reused": False}
+    return {"branch": branch, "commit": commit, "base": base_sha, "path": rel,
+            "paths": sorted(texts), "protected": protected, "reused": False}
+
+
+def _show(repo: Path, rev: str, path: str) -> str | None:
+    """The file's text at ``rev`` as it is (None: not there)."""
+    if not git.attempt(repo, "cat-file", "-e", f"{rev}:{path}")[0]:
+        return None
+    return git.run(repo, "show", f"{rev}:{path}", code="MC032").decode("utf-8", "replace")
+
+
+def _protected(base_ws, texts: dict) -> list[str]:
+    """The edited paths an agent may not change (for a reused branch's answer)."""
+    from modelcfg.gate.agents import agent_path_reasons
+
+    contract = base_ws.contract()
+    return [r.field for r in agent_path_reasons(contract, sorted(texts))] if contract else []
 
 
 def assess(repo: Path, done: dict, adapter: str) -> tuple[dict, dict | None]:
@@ -176,7 +209,7 @@ def assess(repo: Path, done: dict, adapter: str) -> tuple[dict, dict | None]:
     return changes, cost
 
 
-def body(p: Proposal, changes: dict, cost: dict | None) -> str:
+def body(p: Proposal, changes: dict, cost: dict | None, protected: list[str]) -> str:
     def section(title: str, text: str) -> str:
         return f"## {title}\n\n{text.strip()}\n"
 
@@ -190,6 +223,10 @@ def body(p: Proposal, changes: dict, cost: dict | None) -> str:
         section("Rationale", p.rationale),
         section("Expected effect", p.expected_effect),
         section("Risk assessment", p.risk),
+        *([section("Protected paths", "This proposal edits paths an agent may not change ("
+                   + ", ".join(f"`{x}`" for x in protected) + "): the gate blocks it by "
+                   "policy (MC814); a maintainer decides whether to make the change.")]
+          if protected else []),
         section("Eval plan", p.eval_plan or "The gate's suites for this adapter."),
         section("Config diff", "```json\n" + json.dumps(changes, indent=1, default=str)
                 + "\n```"),
@@ -248,7 +285,7 @@ def publish(repo: Path, p: Proposal, done: dict, name: str, *, token: str, api_u
         owner = name.split("/")[0]
         found = call("list the pull requests of the branch", lambda: [
             pr for pr in gh_repo.get_pulls(state="open", head=f"{owner}:{branch}")], pacing)
-        title = message(p, done["path"]).splitlines()[0]
+        title = message(p).splitlines()[0]
         pull = found[0] if found else call("open the pull request", lambda: gh_repo.create_pull(
             base=p.base, head=branch, title=title, body=text), pacing)
     except GitHubFailed as exc:

@@ -632,6 +632,9 @@ def init_repo(
     modelcfg_ref: str = typer.Option("0" * 40, "--modelcfg-ref", help="The modelcfg commit "
                                      "the workflows pin (a full sha; the default, all zeros, "
                                      "is a placeholder to replace)."),
+    example: bool = typer.Option(False, "--example", help="The example repository "
+                                 "`modelcfg demo` plays with: a poisoned training set an agent "
+                                 "may reach for, and an agent budget in the contract."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
                                "`modelcfg schema --output init`)."),
 ) -> None:
@@ -641,7 +644,8 @@ def init_repo(
     from modelcfg.scaffold.init import init
 
     as_json = _text_or_json(fmt, "modelcfg init")
-    written = init(directory, force=force, repository=modelcfg_repository, ref=modelcfg_ref)
+    written = init(directory, force=force, repository=modelcfg_repository, ref=modelcfg_ref,
+                   example=example)
     if as_json:
         return _json_out("init", {"directory": str(directory),
                                   "files": [str(w) for w in written]})
@@ -651,27 +655,44 @@ def init_repo(
 
 @app.command()
 def demo(
-    workdir: Path = typer.Option(Path(".modelcfg/demo"), help="Scratch folder (recreated)."),
-    root: Optional[Path] = typer.Option(None, help="Repository whose configs/ and evals/ "
-                                        "are copied."),
+    workdir: Path = typer.Option(Path(".modelcfg/demo"), help="Work folder (recreated): the "
+                                 "remote, the clones, the gate reports."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
+                               "`modelcfg schema --output demo`)."),
 ) -> None:
-    """The whole loop on the tiny built-in model, in a scratch repository: validate, then
-    three agent pull requests through the gate (an improvement that passes and is promoted,
-    poisoned training data blocked on safety, a safety-threshold edit judged by the base
-    policy), then `audit verify`."""
+    """The whole loop on the tiny built-in model, from any folder: the example repository on a
+    local bare remote and a loopback fake GitHub API; a scripted agent proposes four changes
+    with `propose` and reads each verdict with `pr status --json` (an improvement that passes
+    and is promoted; poisoned data blocked on safety; an over-budget config blocked before
+    training; a loosened safety floor judged by the base's thresholds), revises the blocked
+    one until it passes, a maintainer merges it, CI promotes it, and `audit verify` runs."""
+    as_json = _text_or_json(fmt, "modelcfg demo")
     require("train", "eval", what="`modelcfg demo`")
-    from modelcfg.demo.scenario import EXPECTED, run_demo
+    from modelcfg.demo.scenario import run_demo
 
-    repo = _root(root)
-    workdir = workdir if workdir.is_absolute() else repo / workdir
-    outcomes, findings = run_demo(repo, workdir, emit=_progress_printer(False))
-    typer.echo("")
-    for o in outcomes:
-        extra = f"; promoted {', '.join(o.promoted)}" if o.promoted else ""
-        typer.echo(f"{o.branch:<24} {o.verdict.upper():<6} {' '.join(o.reasons) or '-'}{extra}")
-        typer.echo(f"{'':<24} {o.report}")
-    typer.echo(f"audit verify: {'ok' if not findings else findings}")
-    if [o.verdict for o in outcomes] != EXPECTED or findings:
+    result = run_demo(workdir, emit=_progress_printer(as_json))
+    if as_json:
+        _json_out("demo", {"ok": result.ok, "workdir": str(result.workdir),
+                           "seconds": result.seconds,
+                           "pull_requests": [r.to_dict() for r in result.rows],
+                           "baseline_commits": result.baseline_commits,
+                           "ledger": result.ledger,
+                           "audit_verify": [str(f) for f in result.verify]})
+    else:
+        typer.echo("")
+        typer.echo(f"{'case':<10} {'PR':>3}  {'verdict':<7} {'reason codes':<20} what followed")
+        for r in result.rows:
+            typer.echo(f"{r.case:<10} #{r.pr:<3} {r.verdict.upper():<7} "
+                       f"{' '.join(r.codes) or '-':<20} {r.followed}")
+        typer.echo("")
+        for r in result.rows:
+            typer.echo(f"#{r.pr} report: {r.report}")
+        typer.echo(f"baseline of example changed by: {'; '.join(result.baseline_commits)}")
+        typer.echo(f"ledger: {len(result.ledger)} entries ("
+                   + ", ".join(f"#{e['seq']} {e['action']}" for e in result.ledger) + ")")
+        typer.echo(f"audit verify: {'ok' if not result.verify else result.verify}")
+        typer.echo(f"{result.seconds:.0f} s; work folder {result.workdir}")
+    if not result.ok:
         raise typer.Exit(1)
 
 
@@ -828,7 +849,8 @@ def propose(
     adapter: str = typer.Argument(..., help="The adapter to change (its name)."),
     set_: list[str] = typer.Option([], "--set", help="An edit KEY=VALUE (dotted key, e.g. "
                                    "training.learning_rate=0.002; ADAPTER:KEY=VALUE also "
-                                   "works); repeatable."),
+                                   "works, and PATH:KEY=VALUE edits another YAML file of the "
+                                   "repository); repeatable."),
     file: Optional[Path] = typer.Option(None, "--file", help="The adapter's whole new "
                                         "config (instead of --set)."),
     rationale: str = typer.Option(..., help="Why the change (the pull request's rationale)."),
@@ -837,6 +859,9 @@ def propose(
     risk: str = typer.Option(..., help="The risk assessment."),
     eval_plan: Optional[str] = typer.Option(None, "--eval-plan", help="How to check it "
                                             "(default: the gate's suites)."),
+    allow_protected: bool = typer.Option(False, "--allow-protected", help="Open it even when "
+                                         "it edits paths agents may not change (MC814): the "
+                                         "gate blocks it by policy, a maintainer decides."),
     agent: str = typer.Option(..., help="The agent's name: the commit's author and its "
                               "Agent: trailer."),
     agent_email: Optional[str] = typer.Option(None, "--agent-email", help="The agent's email "
@@ -873,7 +898,8 @@ def propose(
     where = _root(root)
     p = Proposal(adapter=adapter, agent=agent, rationale=rationale,
                  expected_effect=expected_effect, risk=risk, eval_plan=eval_plan,
-                 sets=list(set_), file=file.resolve() if file else None, branch=branch,
+                 sets=list(set_), file=file.resolve() if file else None,
+                 allow_protected=allow_protected, branch=branch,
                  remote=remote, base=base, email=agent_email)
     name = repo_name(where, remote, repo)
     pacing = Pacing.from_env()
@@ -882,10 +908,11 @@ def propose(
     p.branch = done["branch"]
     changes, cost = assess(where, done, adapter)
     pull = publish(where, p, done, name, token=secret, api_url=_api_url(), pacing=pacing,
-                   text=body(p, changes, cost))
+                   text=body(p, changes, cost, done["protected"]))
     result = {"format": FORMAT, "adapter": adapter, "agent": agent, "repo": name,
               "branch": done["branch"], "base": base, "base_sha": done["base"],
-              "commit": done["commit"], "path": done["path"], "pr": pull["number"],
+              "commit": done["commit"], "path": done["path"], "paths": done["paths"],
+              "protected": done["protected"], "pr": pull["number"],
               "url": pull["url"], "label": pull["label"], "diff": changes, "cost": cost}
     if as_json:
         typer.echo(json.dumps(result, indent=1, default=str))

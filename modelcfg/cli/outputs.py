@@ -30,6 +30,7 @@ OUTPUTS = {
     "init": "modelcfg init",
     "propose": "modelcfg propose --json",
     "pr-status": "modelcfg pr status --json, modelcfg pr wait --json",
+    "demo": "modelcfg demo",
 }
 
 

@@ -53,5 +53,7 @@ def make_reporter(stream=None, *, tty: bool | None = None, every: int = 25):
             line(f"resumed at step {event['step']} from {event['checkpoint']}")
         elif kind == "checkpoint":
             line(f"checkpoint at step {event['step']}")
+        elif kind == "demo":
+            line(event["message"])
 
     return report

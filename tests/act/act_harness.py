@@ -355,7 +355,7 @@ def run_act(runner: Runner, repo: ConfigRepo, event_name: str, event: dict, *,
 def fake_github():
     """tests/github_fake's FakeGitHub, with :meth:`open` to open a :class:`PullRequest` in it
     (the author, labels and base the workflows read through the API)."""
-    from github_fake import FakeGitHub
+    from modelcfg.demo.fake_github import FakeGitHub
 
     class ActGitHub(FakeGitHub):
         def open(self, pr: PullRequest) -> None:

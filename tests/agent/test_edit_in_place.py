@@ -23,7 +23,7 @@ rationale: >
 
 
 def edit(item: str) -> str:
-    return set_value(TEXT, "a.yaml", *parse_set(item, "a"))
+    return set_value(TEXT, "a.yaml", *parse_set(item, "a")[1:])
 
 
 def changed(new: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from github_fake.env import fake_github
+from github_env import fake_github
 from output_helpers import check_output
 from repo_helpers import commit_all, git, project_repo
 

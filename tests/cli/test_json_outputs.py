@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from audit_helpers import make_baseline
-from github_fake.env import SHA, fake_github
+from github_env import SHA, fake_github
 from output_helpers import SCHEMAS
 from output_helpers import check_output as check
 from repo_helpers import GOLDEN, commit_all, git, make_repo, project_repo

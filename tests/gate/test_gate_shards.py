@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from github_fake import FakeGitHub
+from modelcfg.demo.fake_github import FakeGitHub
 from repo_helpers import AGENT, commit_all, git, project_repo
 
 from modelcfg.audit.attempts import record_attempts

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from github_fake import FakeGitHub
+from modelcfg.demo.fake_github import FakeGitHub
 
 
 def client(fake):

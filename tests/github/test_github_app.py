@@ -8,7 +8,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from github_fake.env import SHA, fake_github
+from github_env import SHA, fake_github
 
 from modelcfg.cli.app import main
 

@@ -4,7 +4,7 @@ through the API (no gh CLI), as $GITHUB_OUTPUT lines."""
 from __future__ import annotations
 
 import pytest
-from github_fake.env import SHA, fake_github
+from github_env import SHA, fake_github
 
 from modelcfg.cli.app import main
 

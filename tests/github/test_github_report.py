@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from github_fake.env import SHA, fake_github
+from github_env import SHA, fake_github
 
 from modelcfg.cli.app import main
 from modelcfg.github.annotations import field_line

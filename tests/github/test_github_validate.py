@@ -4,7 +4,7 @@ annotation per problem on its file, line and column, with the gate's batching co
 from __future__ import annotations
 
 import pytest
-from github_fake.env import SHA, fake_github
+from github_env import SHA, fake_github
 from repo_helpers import GOLDEN, broken_golden_repo, make_repo
 
 from modelcfg.cli.app import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from github_fake import FakeGitHub
+from modelcfg.demo.fake_github import FakeGitHub
 
 SHA = "a" * 40
 CLEARED = ("GITHUB_EVENT_PATH", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_OUTPUT",

@@ -3,7 +3,7 @@ fake serves, cut from GitHub's published OpenAPI description.
 
 Source: the ``@octokit/openapi`` package (GitHub's own description, republished by the
 Octokit project), file ``generated/api.github.com.deref.json`` (all ``$ref`` resolved).
-Usage: ``python tests/github_fake/extract_openapi.py PATH/api.github.com.deref.json VERSION``
+Usage: ``python modelcfg/demo/extract_openapi.py PATH/api.github.com.deref.json VERSION``
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ OPERATIONS = [
     ("post", "/repos/{owner}/{repo}/pulls", "201"),
     ("get", "/repos/{owner}/{repo}/pulls", "200"),
     ("get", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}", "302"),
+    ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", "200"),
 ]
 OUT = Path(__file__).with_name("openapi_excerpt.json")
 

@@ -1,7 +1,9 @@
 """A stateful fake of the GitHub REST endpoints modelcfg uses, on 127.0.0.1.
 
-The real PyGithub client talks to it (``base_url``). It keeps check runs, issue comments,
-labels, pull requests, commit statuses and workflow-run artifacts; as a GitHub App's API
+The tests and `modelcfg demo` serve it; the real PyGithub client talks to it (``base_url``).
+It keeps check runs, issue comments, labels, pull requests, commit statuses and workflow-run
+artifacts; with a bare git repository as its ``remote``, pull requests are opened on the
+branches pushed there and merged there (a merge commit, as GitHub's merge button makes); as a GitHub App's API
 (``app``) it verifies the RS256 signature of the App's JWT with the App's public key, issues
 installation tokens and then accepts only those; it paginates with ``per_page``/``page`` and a
 ``Link`` header as GitHub does; it records every request; it can answer with a 403
@@ -352,7 +354,10 @@ class FakeGitHub:
     def _pull_view(self, number: int) -> dict:
         pull = self.state.pulls[number]
         pull = pull if isinstance(pull, dict) else {"head_sha": pull}
-        return {"number": number, "state": "open", "title": pull.get("title", "x"),
+        return {"number": number, "state": "closed" if pull.get("merged") else "open",
+                "merged": bool(pull.get("merged")),
+                "merge_commit_sha": pull.get("merge_commit_sha"),
+                "title": pull.get("title", "x"),
                 "body": pull.get("body"),
                 "user": {"login": pull.get("author", "someone")},
                 "labels": self._label_view(number),
@@ -375,21 +380,60 @@ class FakeGitHub:
                       body=req.body.get("body") or "")
         return 201, {}, self._pull_view(number)
 
+    def _pulls_merge(self, req, number):
+        """A merge commit of the head onto the base branch, made in the bare ``remote``
+        (``git merge-tree``): 405 when it is merged already or conflicts, 409 when ``sha``
+        is not the head."""
+        number = int(number)
+        pull = self.state.pulls.get(number)
+        if pull is None:
+            return 404, {}, {"message": "Not Found"}
+        if pull.get("merged") or self.remote is None:
+            return 405, {}, {"message": "Pull Request is not mergeable"}
+        head = self._remote_sha(pull["head_ref"]) or pull["head_sha"]
+        if (req.body or {}).get("sha") not in (None, head):
+            return 409, {}, {"message": "Head branch was modified. Review and try the merge "
+                             "again."}
+        base_ref = pull.get("base_ref", "main")
+        base = self._remote_sha(base_ref)
+        tree = self._git("merge-tree", "--write-tree", base, head)
+        if tree is None:
+            return 405, {}, {"message": "Merge conflict"}
+        title = (req.body or {}).get("commit_title") or \
+            f"Merge pull request #{number} from {pull['head_ref']}"
+        sha = self._git("commit-tree", tree.split()[0], "-p", base, "-p", head, "-m", title,
+                        env={"GIT_AUTHOR_NAME": "GitHub", "GIT_AUTHOR_EMAIL": "noreply@github.com",
+                             "GIT_COMMITTER_NAME": "GitHub",
+                             "GIT_COMMITTER_EMAIL": "noreply@github.com"})
+        if sha is None or self._git("update-ref", f"refs/heads/{base_ref}", sha, base) is None:
+            return 405, {}, {"message": "Base branch was modified. Review and try the merge "
+                             "again."}
+        pull.update(merged=True, head_sha=head, merge_commit_sha=sha)
+        return 200, {}, {"merged": True, "message": "Pull Request successfully merged",
+                         "sha": sha}
+
+    def _git(self, *args: str, env: dict | None = None) -> str | None:
+        """``git`` in the bare remote: its output, or None when it fails."""
+        import os
+        import subprocess
+
+        proc = subprocess.run(["git", "--git-dir", str(self.remote), *args], text=True,
+                              capture_output=True, env={**os.environ, **(env or {})})
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def _pulls_list(self, req):
         head = req.query.get("head", "").split(":")[-1]
-        found = [self._pull_view(n) for n, p in sorted(self.state.pulls.items())
-                 if not head or p.get("head_ref") == head]
+        state = req.query.get("state", "open")
+        found = [view for view in (self._pull_view(n) for n, p in sorted(self.state.pulls.items())
+                                   if not head or p.get("head_ref") == head)
+                 if state == "all" or view["state"] == state]
         headers, items = self._page(req, found)
         return 200, headers, items
 
     def _remote_sha(self, branch: str) -> str | None:
         if self.remote is None:
             return "c" * 40
-        import subprocess
-
-        proc = subprocess.run(["git", "--git-dir", str(self.remote), "rev-parse", "--verify",
-                               "-q", f"refs/heads/{branch}"], capture_output=True, text=True)
-        return proc.stdout.strip() or None
+        return self._git("rev-parse", "--verify", "-q", f"refs/heads/{branch}") or None
 
     def _actions_download_artifact(self, req, artifact_id, archive_format):
         if int(artifact_id) not in self.state.blobs or archive_format != "zip":
