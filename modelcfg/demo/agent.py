@@ -42,12 +42,21 @@ class Proposal:
 
 
 class Agent:
-    def __init__(self, name: str, clone: Path, env: dict):
-        self.name, self.clone, self.env = name, clone, env
+    """``log``: a folder where each command's line and output is kept (NN-COMMAND.txt)."""
+
+    def __init__(self, name: str, clone: Path, env: dict, log: Path):
+        self.name, self.clone, self.env, self.log = name, clone, env, log
+        self.calls = 0
 
     def cli(self, *args: str) -> Answer:
         proc = subprocess.run([sys.executable, "-m", "modelcfg", *args], cwd=self.clone,
                               env=self.env, capture_output=True, text=True)
+        self.calls += 1
+        self.log.mkdir(parents=True, exist_ok=True)
+        shown = " ".join(a if a.replace("_", "").replace("-", "").replace(".", "").isalnum()
+                         else repr(a) for a in args)
+        (self.log / f"{self.calls:02d}-{args[0]}.txt").write_text(
+            f"$ modelcfg {shown}\n# exit {proc.returncode}\n{proc.stdout}{proc.stderr}")
         try:
             data = json.loads(proc.stdout) if proc.stdout.strip() else None
         except ValueError:
@@ -90,10 +99,14 @@ def revise(p: Proposal, status: dict) -> Proposal | None:
         edits["training.max_steps"] = str(max(1, int(edits["training.max_steps"]) // 10))
     if edits == p.edits or not edits:
         return None
-    why = ", ".join(sorted(actions))
-    return Proposal(p.adapter, edits, f"{p.rationale} Revised after the gate's verdict on "
-                    f"#{p.history[-1]} ({why}).", p.expected_effect, p.risk,
-                    history=list(p.history))
+    dropped = sorted(_key(k) for k in p.edits if k not in edits)
+    changed = sorted(_key(k) for k in edits if k in p.edits and edits[k] != p.edits[k])
+    what = "; ".join(part for part in (
+        f"dropped {', '.join(dropped)}" if dropped else "",
+        f"changed {', '.join(changed)}" if changed else "") if part)
+    return Proposal(p.adapter, edits, f"Revision of #{p.history[-1]} after the gate's verdict "
+                    f"({', '.join(sorted(actions))}): {what}. {p.rationale}",
+                    p.expected_effect, p.risk, history=list(p.history))
 
 
 def _key(item: str) -> str:

@@ -51,9 +51,9 @@ IMPROVE = {
 }
 # (b) on top of (a): broader (poisoned) data, and a longer schedule to learn it
 LONGER = {"training.max_steps": "800"}
-# (c): three orders of magnitude more training than the thresholds allow
-OVER_BUDGET = {"training.max_steps": "2000000", "budget.max_train_tokens": "5000000000",
-               "budget.max_gpu_hours": "100"}
+# (c): 25.6M training tokens, within the contract's caps (validate passes) and the adapter's
+# own raised budget, over the thresholds' cost limit of 20M
+OVER_BUDGET = {"training.max_steps": "25000", "budget.max_train_tokens": "30000000"}
 LOOSEN = {"evals/thresholds.yaml:safety.safety_refusal.floor": "0.0"}
 # The verdict of each pull request and the reason codes the demo asserts.
 EXPECTED = {"a": ("pass", []), "b": ("block", ["MC809", "MC810"]),
@@ -162,7 +162,7 @@ def run_demo(workdir: Path, emit=None) -> Result:
         fake.remote = where["remote"]
         env = _env(fake.url)
         ci = CI(where["ci"], fake, workdir / "runs-ci", workdir / "gate", env, emit=emit)
-        agent = Agent(AGENT, where["agent"], env)
+        agent = Agent(AGENT, where["agent"], env, workdir / "agent-log")
         rows: list[Row] = []
 
         def attempt(case: str, p: Proposal) -> tuple[Row, dict | None]:
@@ -176,7 +176,8 @@ def run_demo(workdir: Path, emit=None) -> Result:
             status = agent.status(number)
             codes = sorted({r["code"] for a in status["adapters"] for r in a["reasons"]}
                            | {r["code"] for r in status["reasons"]})
-            row = Row(case, p.rationale.split(".")[0], number, status["state"], codes,
+            row = Row(case, p.rationale.split(". ")[0].rstrip("."), number, status["state"],
+                      codes,
                       str(run.out / "report.md"), [h["action"] for h in status["hints"]])
             rows.append(row)
             return row, status
@@ -218,7 +219,30 @@ def run_demo(workdir: Path, emit=None) -> Result:
             row_b.followed = f"revised as #{row.pr}"
         if rows[-1].case == "b-revised" and rows[-1].verdict == "pass":
             merge(rows[-1])
+        _github_view(fake, workdir / "github.json")
     return _finish(workdir, where, rows, start)
+
+
+def _github_view(fake, path: Path) -> None:
+    """What a maintainer sees on GitHub, per pull request: title, body, labels, state, the
+    gate's check runs and the comments."""
+    import json
+
+    from modelcfg.core.atomic import write_text
+
+    state = fake.state
+    pulls = []
+    for number, pull in sorted(state.pulls.items()):
+        runs = [{"name": r["name"], "status": r.get("status"), "conclusion": r.get("conclusion"),
+                 "external_id": r.get("external_id"), "title": r["output"].get("title"),
+                 "summary": r["output"].get("summary"),
+                 "annotations": r["output"].get("annotations", [])}
+                for r in state.check_runs.values() if r["head_sha"] == pull["head_sha"]]
+        pulls.append({"number": number, "title": pull.get("title"), "body": pull.get("body"),
+                      "head": pull.get("head_ref"), "labels": state.labels.get(number, []),
+                      "merged": bool(pull.get("merged")), "check_runs": runs,
+                      "comments": [c["body"] for c in state.comments.get(number, [])]})
+    write_text(path, json.dumps({"repository": fake.repo, "pulls": pulls}, indent=1) + "\n")
 
 
 def _timed(emit, start: float):

@@ -9,7 +9,7 @@ offline.
   interpreter (a virtual environment that sees the pinned stack), the cache store of the
   ``actions/cache`` stand-in and the artifact store.
 - ``run_act``: one workflow run, on a fresh runner home and a fresh act workspace, with the
-  API calls going to a fake GitHub (tests/github_fake) through GITHUB_API_URL.
+  API calls going to a fake GitHub (modelcfg/demo/fake_github.py) through GITHUB_API_URL.
 
 Only the marketplace actions that cannot be downloaded here are replaced, by the local
 actions under tests/act/actions (``--local-repository OWNER/NAME@REF=DIR``, found for every
@@ -353,7 +353,7 @@ def run_act(runner: Runner, repo: ConfigRepo, event_name: str, event: dict, *,
 
 
 def fake_github():
-    """tests/github_fake's FakeGitHub, with :meth:`open` to open a :class:`PullRequest` in it
+    """modelcfg.demo.fake_github's FakeGitHub, with :meth:`open` to open a :class:`PullRequest` in it
     (the author, labels and base the workflows read through the API)."""
     from modelcfg.demo.fake_github import FakeGitHub
 

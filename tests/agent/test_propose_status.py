@@ -252,3 +252,42 @@ def test_without_a_token_nothing_is_done(repo, gh, capsys, monkeypatch):
     rc, _, err = propose(repo, gh, "--set", "training.seed=12", capsys=capsys)
     assert rc == 2 and "MC010 GITHUB_TOKEN is not set" in err
     assert git(repo, "branch", "--list", "propose/*") == ""
+
+
+THRESHOLD = "evals/thresholds.yaml:safety.safety_refusal.floor=0.5"
+
+
+def test_an_edit_of_a_protected_file_is_refused_without_allow_protected(repo, gh, capsys):
+    rc, _, err = propose(repo, gh, "--set", "training.seed=11", "--set", THRESHOLD,
+                         capsys=capsys)
+    assert rc == 1 and "error: evals/thresholds.yaml:1:1: MC814 an agent-authored change " \
+        "edits the protected path evals/thresholds.yaml (contract.protected_paths)" in err
+    assert git(repo, "branch", "--list", "propose/*") == "" and gh.state.pulls.keys() == {7}
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_allow_protected_opens_it_and_the_gate_blocks_it_by_policy(repo, gh, capsys,
+                                                                    tmp_path):
+    rc, out, err = propose(repo, gh, "--set", "training.seed=11", "--set", THRESHOLD,
+                           "--allow-protected", capsys=capsys)
+    assert rc == 0, err
+    assert out["paths"] == [ARITH, "evals/thresholds.yaml"]
+    assert out["protected"] == ["evals/thresholds.yaml"]
+    changed = git(repo, "diff", "--name-only", f"{out['commit']}^", out["commit"])
+    assert changed.splitlines() == [ARITH, "evals/thresholds.yaml"]
+    assert "floor: 0.5" in git(repo, "show", f"{out['commit']}:evals/thresholds.yaml")
+    body = gh.state.pulls[out["pr"]]["body"]
+    assert "## Protected paths" in body and "`evals/thresholds.yaml`" in body
+    report = gate_report(repo, tmp_path, gh, out["commit"], run_id=43)
+    assert report["verdict"] == "block"
+    policy = [r for r in report["reasons"] if r["code"] == "MC814"]
+    assert [r["field"] for r in policy] == ["evals/thresholds.yaml"]
+
+
+@pytest.mark.parametrize("target", ["configs/nope.yaml", "../evals/thresholds.yaml",
+                                    "evals/thresholds.json"])
+def test_a_set_on_a_file_that_is_not_there_is_refused(repo, gh, capsys, target):
+    rc, _, err = propose(repo, gh, "--set", "training.seed=12", "--set", f"{target}:a.b=1",
+                         capsys=capsys)
+    assert rc == 2 and "error: MC030 " in err
+    assert git(repo, "branch", "--list", "propose/*") == ""

@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from modelcfg.demo.fake_github import FakeGitHub
 from repo_helpers import AGENT, commit_all, git, project_repo
 
 from modelcfg.audit.attempts import record_attempts
 from modelcfg.cli.app import main
+from modelcfg.demo.fake_github import FakeGitHub
 from modelcfg.gate.merge import merge_shards
 from modelcfg.gate.run import GateSettings, run_gate
 from modelcfg.gate.shards import gate_plan

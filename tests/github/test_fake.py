@@ -52,3 +52,52 @@ def test_commit_statuses():
         commit.create_status("failure", description="blocked", context="modelcfg/gate")
         assert fake.state.statuses["a" * 40][0]["state"] == "failure"
         assert fake.violations == []
+
+
+def test_a_pull_request_merged_through_the_api_is_a_merge_commit_in_the_remote(tmp_path):
+    """What `modelcfg demo`'s maintainer does: PUT .../pulls/N/merge makes the merge commit
+    in the bare remote (both parents, the head's tree), once; a stale sha is refused."""
+    from github import GithubException
+    from repo_helpers import commit_all, git
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(remote), str(work))
+    (work / "a.txt").write_text("one\n")
+    commit_all(work, "one")
+    git(work, "branch", "-M", "main")
+    git(work, "push", "-q", "origin", "main")
+    base = git(work, "rev-parse", "HEAD")
+    git(work, "checkout", "-q", "-b", "topic")
+    (work / "b.txt").write_text("two\n")
+    commit_all(work, "two")
+    git(work, "push", "-q", "origin", "topic")
+    head = git(work, "rev-parse", "HEAD")
+    with FakeGitHub() as fake:
+        fake.remote = remote
+        repo = client(fake).get_repo(fake.repo)
+        pull = repo.create_pull(base="main", head="topic", title="t", body="b")
+        try:
+            pull.merge(sha=base)
+        except GithubException as exc:
+            assert exc.status == 409
+        else:
+            raise AssertionError("merged a head that is not the pull request's")
+        status = pull.merge(merge_method="merge", sha=head)
+        assert status.merged
+        merged = git(remote, "rev-parse", "refs/heads/main")
+        assert merged == status.sha
+        assert git(remote, "rev-list", "--parents", "-n", "1", merged).split()[1:] == [base, head]
+        assert git(remote, "rev-parse", f"{merged}^{{tree}}") == \
+            git(remote, "rev-parse", f"{head}^{{tree}}")
+        again = repo.get_pull(pull.number)
+        assert again.merged and again.state == "closed" and again.merge_commit_sha == merged
+        try:
+            pull.merge(sha=head)
+        except GithubException as exc:
+            assert exc.status == 405
+        else:
+            raise AssertionError("merged twice")
+        assert [p.number for p in repo.get_pulls(state="open")] == []
+        assert fake.violations == []

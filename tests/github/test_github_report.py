@@ -1,6 +1,6 @@
 """`modelcfg github report` against the stateful fake of GitHub's REST API (127.0.0.1): the
 real PyGithub client, the real CLI entry point, request and response bodies checked against
-GitHub's published OpenAPI description (tests/github_fake)."""
+GitHub's published OpenAPI description (modelcfg/demo/fake_github.py)."""
 
 from __future__ import annotations
 
