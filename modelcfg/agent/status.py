@@ -62,7 +62,9 @@ def _reason(r: dict, cfg: dict | None, read=None) -> dict:
 
     message = r.get("message") or ""
     located = LOCATED.match(message)
-    path = located["path"] if located else (cfg or {}).get("path")
+    named = r.get("field") or ""
+    path = located["path"] if located else (cfg or {}).get("path") or (
+        named if cfg is None and "/" in named else None)  # a change's reason about a file
     line = int(located["line"]) if located else None
     if line is None and path and r.get("field") and read is not None:
         text = read(path)

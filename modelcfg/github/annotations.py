@@ -81,7 +81,10 @@ def annotations(report: dict, roots: list[Path]) -> list[Annotation]:
     found: list[Annotation] = []
     for reason in report.get("reasons") or []:
         rank = 0 if report.get("verdict") == "error" else 1
-        found.append(_place(reason, fallback, rank, read))
+        named = reason.get("field")  # a change's reason about a file (MC814) goes on it
+        where = named if named and "/" in named and read(named) is not None else fallback
+        found.append(_place(reason if where == fallback else {**reason, "field": None},
+                            where, rank, read))
     for cfg in configs:
         rank = 0 if cfg.get("verdict") == "error" else 2
         for reason in cfg.get("reasons") or []:

@@ -267,7 +267,7 @@ def test_an_edit_of_a_protected_file_is_refused_without_allow_protected(repo, gh
 
 
 def test_allow_protected_opens_it_and_the_gate_blocks_it_by_policy(repo, gh, capsys,
-                                                                    tmp_path):
+                                                                    tmp_path, monkeypatch):
     rc, out, err = propose(repo, gh, "--set", "training.seed=11", "--set", THRESHOLD,
                            "--allow-protected", capsys=capsys)
     assert rc == 0, err
@@ -282,6 +282,18 @@ def test_allow_protected_opens_it_and_the_gate_blocks_it_by_policy(repo, gh, cap
     assert report["verdict"] == "block"
     policy = [r for r in report["reasons"] if r["code"] == "MC814"]
     assert [r["field"] for r in policy] == ["evals/thresholds.yaml"]
+    # the check run's annotation and the agent's status put it on the file it is about
+    monkeypatch.setenv("GITHUB_RUN_ID", "43")
+    assert main(["github", "report", "--gate-dir", str(tmp_path / "gate-43"), "--repo",
+                 gh.repo, "--pr", str(out["pr"])]) == 1
+    capsys.readouterr()
+    [run] = gh.state.check_runs.values()
+    placed = {a["message"].split()[0]: a["path"] for a in run["output"]["annotations"]}
+    assert placed["MC814"] == "evals/thresholds.yaml" and placed["MC802"] == ARITH
+    rc, got = status(repo, gh, out["pr"], capsys)
+    [mc814] = [r for r in got["reasons"] if r["code"] == "MC814"]
+    assert mc814["file"] == "evals/thresholds.yaml"
+    assert mc814["hint"]["action"] == "revert-path"
 
 
 @pytest.mark.parametrize("target", ["configs/nope.yaml", "../evals/thresholds.yaml",
