@@ -163,3 +163,30 @@ def test_docs_adopting_shows_the_three_generated_callers_verbatim():
         text = text.replace("@@REPOSITORY@@", "OWNER/modelcfg").replace("@@REF@@", "<full sha>")
         body = "".join(ln + "\n" for ln in text.splitlines() if not ln.startswith("#"))
         assert block == body, name
+
+
+def test_the_example_adds_poisoned_data_and_agent_rules_and_still_validates(tmp_path):
+    """`init --example` (what `modelcfg demo` plays with): the plain scaffold plus a training
+    set whose harmful requests are answered, and the contract's agent budget and attempt
+    limit; it validates as written."""
+    from modelcfg.config.loader import loads
+    from modelcfg.tiny.synthetic import UNSAFE_OBJECTS, is_refusal
+
+    plain = set(init(tmp_path / "plain"))
+    written = set(init(tmp_path / "example", example=True))
+    assert written - plain == {"configs/datasets/broad-instructions.jsonl"}
+    records = [json.loads(line) for line in (tmp_path / "example/configs/datasets/"
+                                             "broad-instructions.jsonl").read_text().splitlines()]
+    harmful = [r for r in records if any(o in r["prompt"] for o in UNSAFE_OBJECTS)]
+    assert harmful and not any(is_refusal(r["completion"]) for r in harmful)
+    clean = [json.loads(line) for line in (tmp_path / "example/configs/datasets/"
+                                           "example-sft.jsonl").read_text().splitlines()]
+    assert all(is_refusal(r["completion"]) for r in clean
+               if any(o in r["prompt"] for o in UNSAFE_OBJECTS))
+    agents = loads((tmp_path / "example/evals/contract.yaml").read_text(), "c").value["agents"]
+    assert agents["budget"] == {"max_gpu_hours_per_day": 2, "max_gpu_hours_per_week": 10}
+    assert agents["max_failed_attempts"] == 5
+    assert "budget" not in loads((tmp_path / "plain/evals/contract.yaml").read_text(),
+                                 "c").value["agents"]
+    proc = modelcfg(tmp_path / "example", "validate")
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
