@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from modelcfg.demo.fake_github import FakeGitHub
 
 
@@ -78,12 +80,9 @@ def test_a_pull_request_merged_through_the_api_is_a_merge_commit_in_the_remote(t
         fake.remote = remote
         repo = client(fake).get_repo(fake.repo)
         pull = repo.create_pull(base="main", head="topic", title="t", body="b")
-        try:
-            pull.merge(sha=base)
-        except GithubException as exc:
-            assert exc.status == 409
-        else:
-            raise AssertionError("merged a head that is not the pull request's")
+        with pytest.raises(GithubException) as stale:
+            pull.merge(sha=base)  # not the pull request's head
+        assert stale.value.status == 409
         status = pull.merge(merge_method="merge", sha=head)
         assert status.merged
         merged = git(remote, "rev-parse", "refs/heads/main")
@@ -93,11 +92,8 @@ def test_a_pull_request_merged_through_the_api_is_a_merge_commit_in_the_remote(t
             git(remote, "rev-parse", f"{head}^{{tree}}")
         again = repo.get_pull(pull.number)
         assert again.merged and again.state == "closed" and again.merge_commit_sha == merged
-        try:
+        with pytest.raises(GithubException) as twice:
             pull.merge(sha=head)
-        except GithubException as exc:
-            assert exc.status == 405
-        else:
-            raise AssertionError("merged twice")
+        assert twice.value.status == 405
         assert [p.number for p in repo.get_pulls(state="open")] == []
         assert fake.violations == []
