@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from output_helpers import check_output
 from repo_helpers import AGENT, commit_all, git, make_repo, pr_branch
 
 from modelcfg.audit.ledger import verify
@@ -54,6 +55,7 @@ class Scenario:
         out = self.tmp / f"gate-{self.count}"
         settings = dataclasses.replace(self.settings, pr=pr) if pr else self.settings
         report = run_gate(self.repo, base, head, out, settings)
+        check_output("gate", (out / "gate.json").read_text())  # every outcome, its schema
         report["out"] = out
         return report
 
