@@ -77,10 +77,13 @@ def _reason(r: dict, cfg: dict | None, read=None) -> dict:
 def summarize(gate: dict, read=None) -> dict:
     """The per-adapter verdicts, reasons, estimates and cost of a gate.json."""
     adapters = []
+    changed = {c.get("name"): [f.get("field") for f in c.get("fields") or []]
+               for c in (gate.get("diff") or {}).get("changes") or [] if c.get("kind") == "Adapter"}
     for cfg in gate.get("configs", []):
         adapters.append({
             "adapter": cfg.get("adapter"), "path": cfg.get("path"),
             "verdict": cfg.get("verdict"), "impact": cfg.get("impact"),
+            "changed_fields": changed.get(cfg.get("adapter"), []),
             "reasons": [_reason(r, cfg, read) for r in cfg.get("reasons", [])],
             "tasks": cfg.get("tasks", {}), "cost": cfg.get("cost", {})})
     attempts = gate.get("attempts") or {}

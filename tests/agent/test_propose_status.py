@@ -120,6 +120,7 @@ def test_status_reads_the_gates_verdict_from_the_check_and_the_artifact(
     assert rc == 1 and got["state"] == "block" and got["attempt"] == 2
     [adapter] = got["adapters"]
     assert adapter["adapter"] == "tiny-arith" and adapter["verdict"] == "block"
+    assert adapter["changed_fields"] == ["training.learning_rate"]
     assert [r["code"] for r in adapter["reasons"]] == ["MC802"]
     reason = adapter["reasons"][0]
     assert reason["file"] == ARITH and reason["field"] == "training"
