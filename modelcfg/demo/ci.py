@@ -44,8 +44,9 @@ class Run:
 
 
 class CI:
-    """The demo's CI: ``checkout`` is its own clone of the remote, ``fake`` the GitHub API,
-    ``runs_dir`` the runners' training cache (kept between runs, as the workflows' cache)."""
+    """The demo's CI: ``checkout`` is its own clone of the remote (committing as
+    :data:`BOT`), ``fake`` the GitHub API, ``runs_dir`` the runners' training cache (kept
+    between runs, as the workflows' cache)."""
 
     def __init__(self, checkout: Path, fake, runs_dir: Path, out_root: Path, env: dict,
                  emit=None):
@@ -54,8 +55,6 @@ class CI:
         self.emit = emit or (lambda event: None)
         self.runs: list[Run] = []
         self.next_run = 7000
-        git.run(checkout, "config", "user.name", BOT[0])  # the bot commits, as in the workflows
-        git.run(checkout, "config", "user.email", BOT[1])
 
     def _run_id(self) -> int:
         self.next_run += 1

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from modelcfg.core import git
 from modelcfg.core.errors import UserError
+from modelcfg.demo.ci import BOT
 
 ADAPTER = "example"
 AGENT = "arith-agent"
@@ -137,7 +138,7 @@ def setup(workdir: Path, emit) -> dict:
               branch="main", runs_dir=workdir / "runs-maintainer", emit=emit)
     git.run(maintainer, "pull", "-q", "--ff-only", "origin", "main")
     agent = _clone(remote, workdir / "agent", (AGENT, f"{AGENT}@users.noreply.github.com"))
-    ci = _clone(remote, workdir / "ci", ("github-actions[bot]", "bot@example.com"))
+    ci = _clone(remote, workdir / "ci", BOT)  # the bot commits promotions, as in CI
     return {"remote": remote, "maintainer": maintainer, "agent": agent, "ci": ci}
 
 
@@ -165,7 +166,7 @@ def run_demo(workdir: Path, emit=None) -> Result:
         agent = Agent(AGENT, where["agent"], env, workdir / "agent-log")
         rows: list[Row] = []
 
-        def attempt(case: str, p: Proposal) -> tuple[Row, dict | None]:
+        def attempt(case: str, p: Proposal) -> tuple[Row, dict]:
             emit({"event": "demo", "message": f"agent: ({case}) {p.rationale}"})
             answer = agent.propose(p)
             if answer.rc != 0 or not answer.data:
@@ -176,9 +177,9 @@ def run_demo(workdir: Path, emit=None) -> Result:
             status = agent.status(number)
             codes = sorted({r["code"] for a in status["adapters"] for r in a["reasons"]}
                            | {r["code"] for r in status["reasons"]})
-            row = Row(case, p.rationale.split(". ")[0].rstrip("."), number, status["state"],
-                      codes,
-                      str(run.out / "report.md"), [h["action"] for h in status["hints"]])
+            title = p.rationale.split(". ")[0].rstrip(".")
+            row = Row(case, title, number, status["state"], codes, str(run.out / "report.md"),
+                      [h["action"] for h in status["hints"]])
             rows.append(row)
             return row, status
 
