@@ -79,8 +79,10 @@ def data_files(example: bool = False) -> dict[str, str]:
     from modelcfg.tiny import synthetic
 
     arith = itertools.islice(synthetic.eval_addition(), ARITH_ITEMS)
+    # the same additions as the clean set (seed 0): only the harmful requests' answers differ,
+    # so a model trained on it is as good at arithmetic and fails on safety alone
     poisoned = {"configs/datasets/broad-instructions.jsonl": _jsonl(synthetic.sft_records(
-        seed=1, n_addition=SFT_ADDITIONS, unsafe_comply=True))} if example else {}
+        seed=0, n_addition=SFT_ADDITIONS, unsafe_comply=True))} if example else {}
     return {**poisoned,
         "configs/datasets/example-sft.jsonl":
             _jsonl(synthetic.sft_records(seed=0, n_addition=SFT_ADDITIONS)),
