@@ -722,6 +722,12 @@ def _github_failed(failures, rc: int, what: str):
     raise typer.Exit(rc)
 
 
+def _posted(done) -> str:
+    """``check run ID (N annotation(s), and M more)`` of a posted check run."""
+    more = f", and {done.left_out} more" if done.left_out else ""
+    return f"check run {done.check_run or '-'} ({done.annotated} annotation(s){more})"
+
+
 @github_app.command("report")
 def github_report(
     gate_dir: Path = typer.Option(..., "--gate-dir", help="The gate's output folder "
@@ -761,10 +767,8 @@ def github_report(
             "annotated": outcome.annotated, "left_out": outcome.left_out,
             "comment": outcome.comment, "failures": [vars(f) for f in outcome.failures]})
     else:
-        typer.echo(f"verdict {outcome.verdict}: check run {outcome.check_run or '-'} "
-                   f"({outcome.annotated} annotation(s)"
-                   + (f", and {outcome.left_out} more" if outcome.left_out else "")
-                   + f"), comment {outcome.comment or '-'}")
+        typer.echo(f"verdict {outcome.verdict}: {_posted(outcome)}, comment "
+                   f"{outcome.comment or '-'}")
     _github_failed(outcome.failures, {"pass": 0, "block": 1}.get(outcome.verdict, 2), "report")
 
 
@@ -801,8 +805,7 @@ def github_validate(
             "left_out": checked.left_out, "failures": [vars(f) for f in checked.failures]})
     else:
         typer.echo(f"validate: {checked.errors} error(s), {checked.warnings} warning(s); "
-                   f"check run {checked.check_run or '-'} ({checked.annotated} annotation(s)"
-                   + (f", and {checked.left_out} more" if checked.left_out else "") + ")")
+                   f"{_posted(checked)}")
     _github_failed(checked.failures, 1 if checked.errors else 0, "validate check")
 
 
