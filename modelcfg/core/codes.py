@@ -262,6 +262,7 @@ CODES: dict[str, str] = {
               "verify, an agent's entry has no readable time or GPU-hours, or the head commit's "
               "time cannot be read"),
     # the demo
-    "MC901": ("modelcfg demo: the copied configs do not validate, or an example change no "
-              "longer applies to them (the demo needs updating)"),
+    "MC901": ("modelcfg demo: a step of the scenario did not do what it must (a proposal "
+              "refused, a command without JSON, a refused merge, a merged head that fails its "
+              "own gate): the demo needs updating"),
 }
