@@ -25,7 +25,6 @@ from modelcfg.audit.ledger import (
     BASELINE_ACTIONS,
     LEDGER,
     read_entries,
-    read_text,
     render_line,
 )
 from modelcfg.config.trees import FsTree, GitTree
@@ -60,42 +59,68 @@ def history(repo: Path, adapter: str | None = None) -> dict:
         groups = {}
         for e in shown:
             groups.setdefault(e["adapter"], []).append(e)
-    reader = _History(repo)
-    return {"format": FORMAT, "adapters": {name: [reader.row(e) for e in rows]
+    reader, ends, offset = _History(repo), {}, 0
+    for e in entries:  # where each entry's line ends in the ledger
+        offset += len(render_line(e))
+        ends[e["seq"]] = offset
+    return {"format": FORMAT, "adapters": {name: [reader.row(e, ends[e["seq"]]) for e in rows]
                                            for name, rows in sorted(groups.items())}}
 
 
 class _History:
     """What git history says about the ledger's entries: the commit that appended each
-    one, the baseline at that commit, the cost estimate at an evidence commit."""
+    one, the baseline at that commit, the cost estimate at an evidence commit.
+
+    The ledger is only ever appended to (`modelcfg audit verify` checks it), so the commit
+    that appended entry ``seq`` is the first version of the ledger at least as long as the
+    entries up to it: found from the blobs' sizes (one ``git log`` and one ``cat-file``),
+    then read once to check that the line is there."""
 
     def __init__(self, repo: Path):
         self.repo = repo
         self.objects = None
-        self.landed: dict[bytes, str] = {}  # an entry's line -> the commit that appended it
-        self.ledgers: dict[str, list[bytes]] = {}  # commit -> its ledger's lines
+        self.versions: list[tuple[str, str, int]] = []  # (commit, ledger blob, size), oldest first
+        self.blobs: dict[str, list[bytes]] = {}
         self.estimates: dict[tuple[str, str], dict | None] = {}
-        ok, out = git.attempt(repo, "rev-list", "--reverse", "--topo-order", "HEAD", "--",
+        ok, out = git.attempt(repo, "log", "--reverse", "--topo-order", "--no-abbrev",
+                              "--no-renames", "--raw", "--format=commit %H", "HEAD", "--",
                               LEDGER)
         if not ok:  # no git repository, or no commit yet: the ledger's own fields
             return
         self.objects = git.Objects(repo)
-        for commit in out.split():
-            lines = self._ledger_lines(commit)
-            self.ledgers[commit] = lines
-            for line in lines:
-                self.landed.setdefault(line, commit)
+        changes, commit = [], None
+        for line in out.splitlines():
+            if line.startswith("commit "):
+                commit = line.split()[1]
+            elif line.startswith(":") and commit:
+                meta = line.split("\t", 1)[0].split()
+                if meta[1] == git.REGULAR and meta[4] != "D":  # a symlink is never read
+                    changes.append((commit, meta[3]))
+        if not changes:
+            return
+        ok, out = git.attempt(repo, "cat-file", "--batch-check",
+                              data="".join(f"{b}\n" for _, b in changes).encode())
+        sizes = {row.split()[0]: int(row.split()[2]) for row in out.splitlines()
+                 if len(row.split()) == 3} if ok else {}
+        self.versions = [(c, b, sizes[b]) for c, b in changes if b in sizes]
 
-    def _ledger_lines(self, commit: str) -> list[bytes]:
-        try:
-            return [line + b"\n" for line in
-                    read_text(GitTree(self.repo, commit, self.objects)).splitlines()]
-        except UserError:  # not a regular file there: `audit verify` reports it
-            return []
+    def landed(self, entry: dict, line: bytes, offset: int) -> str | None:
+        """The commit that appended ``line`` (entry ``seq``, ending at byte ``offset`` of the
+        ledger), or None when no version of the ledger in history holds it there."""
+        commit = next((c for c, b, size in self.versions if size >= offset), None)
+        if commit is None:
+            return None
+        lines = self._lines(commit)
+        return commit if lines[entry["seq"] - 1:entry["seq"]] == [line] else None
 
-    def row(self, entry: dict) -> dict:
-        line = render_line(entry)
-        commit = self.landed.get(line)
+    def _lines(self, commit: str) -> list[bytes]:
+        blob = next(b for c, b, _ in self.versions if c == commit)
+        if blob not in self.blobs:
+            self.blobs[blob] = [x + b"\n" for x in self.objects.blob(blob).splitlines()]
+        return self.blobs[blob]
+
+    def row(self, entry: dict, offset: int) -> dict:
+        commit = self.landed(entry, render_line(entry), offset)
         baseline = self._baseline(entry, commit) if commit else None
         source = baseline if baseline is not None else {}
         cost_in = entry.get("cost") or {}
@@ -121,7 +146,7 @@ class _History:
         it; None when a later entry of the adapter came in the same commit (the baseline
         there is a later one). MC742 when it is missing there, MC743 when it is not the one
         the entry records."""
-        for line in self.ledgers.get(commit, [])[entry["seq"]:]:
+        for line in self._lines(commit)[entry["seq"]:]:
             later = json.loads(line)
             if later.get("adapter") == entry["adapter"] and later.get("action") in SHOWN:
                 return None
