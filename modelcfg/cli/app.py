@@ -552,6 +552,74 @@ def rollback(
                f"#{(result.entry or {}).get('seq')}")
 
 
+class HistoryFormat(str, Enum):
+    text = "text"
+    json = "json"
+    md = "md"
+    png = "png"
+
+
+@app.command("history")
+def history_(
+    adapter: Optional[str] = typer.Argument(None, help="One adapter (and the names it "
+                                            "continues); default: every adapter."),
+    fmt: HistoryFormat = typer.Option(HistoryFormat.text, "--format", help="text, json "
+                                      "(schema: `modelcfg schema --output history`), md "
+                                      "(Markdown tables) or png (a plot; needs --out)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (atomically) "
+                                       "instead of stdout; required for png."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """Every promotion, bootstrap, rollback and re-anchoring of each adapter, with its
+    per-task metrics, generation latency and cost, from the ledger and the baselines in git
+    history."""
+    from modelcfg.audit.timeline import history
+
+    if fmt is HistoryFormat.png:
+        from modelcfg.audit.plot import require_matplotlib
+
+        if out is None:
+            raise UserError("MC741", "--format png writes an image: name the file with --out "
+                            "FILE (e.g. --out history.png)", exit_code=2)
+        require_matplotlib("modelcfg history --format png")
+    doc = history(_root(root), adapter)
+    if fmt is HistoryFormat.png:
+        from modelcfg.audit.plot import plot_timeline
+        from modelcfg.audit.timeline import series
+
+        metrics, latency = series(doc)
+        if not metrics:
+            typer.echo("nothing to plot: no entry records a metric", err=True)
+            raise typer.Exit(1)
+        _write_out(out, lambda path: plot_timeline(
+            metrics, path, title="promotions: metric per task", latency=latency))
+        typer.echo(f"wrote {out}", err=True)
+        return
+    if fmt is HistoryFormat.json:
+        from modelcfg.cli.outputs import dumps
+
+        text = dumps("history", doc)
+    else:
+        from modelcfg.audit.history_tables import render_markdown, render_text
+
+        text = (render_markdown if fmt is HistoryFormat.md else render_text)(doc)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from modelcfg.core.atomic import write_text
+
+    _write_out(out, lambda path: write_text(path, text))
+
+
+def _write_out(out: Path, write) -> None:
+    """``write(out)``; MC744 (exit 2) when the file cannot be written."""
+    try:
+        write(out)
+    except OSError as err:
+        raise UserError("MC744", f"cannot write {out}: {err.strerror or err}; give --out a "
+                        "file in a writable folder", path=str(out), exit_code=2) from None
+
+
 audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

@@ -21,6 +21,7 @@ OUTPUTS = {
     "eval": "modelcfg eval",
     "promote": "modelcfg promote",
     "rollback": "modelcfg rollback",
+    "history": "modelcfg history",
     "audit-verify": "modelcfg audit verify",
     "audit-attempt": "modelcfg audit record-attempt",
     "github-report": "modelcfg github report",

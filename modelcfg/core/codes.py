@@ -13,7 +13,8 @@ CODES: dict[str, str] = {
     "MC002": "a path is outside the repository",
     "MC003": "a file on the command line is not YAML (or a JSONL dataset)",
     "MC004": "unknown kind for modelcfg schema",
-    "MC005": "a command needs an optional install (modelcfg[train], modelcfg[eval])",
+    "MC005": ("a command needs an optional install (modelcfg[train], modelcfg[eval], "
+              "modelcfg[plot])"),
     "MC006": "--labels-json is not a JSON list of strings",
     "MC007": ("modelcfg compare: a file is not a readable results or baseline file, the "
               "--thresholds file is not a valid Thresholds document, or the two files have no "
@@ -200,6 +201,15 @@ CODES: dict[str, str] = {
               "branch head"),
     "MC729": ("a ledger attempt entry is malformed, or an attempt or anchor entry cannot be "
               "made (gate.json unreadable, no promoted baseline to anchor at)"),
+    # modelcfg history
+    "MC740": ("modelcfg history ADAPTER: the ledger has no promotion, rollback or anchor entry "
+              "of the adapter (or of a name it continues)"),
+    "MC741": "modelcfg history --format png without --out",
+    "MC742": ("modelcfg history: the commit that appended a ledger entry has no baseline of its "
+              "adapter"),
+    "MC743": ("modelcfg history: the baseline at the commit that appended a ledger entry cannot "
+              "be read or is not the one the entry records"),
+    "MC744": "modelcfg history --out: the file cannot be written",
     # gate reasons
     "MC801": ("the config is invalid under the base commit's policy (the validation problems "
               "are listed)"),

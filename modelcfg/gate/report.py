@@ -2,7 +2,8 @@
 
 The report is written from the same dict as ``gate.json``, so the two never disagree. The
 history plot reads the base commit's audit ledger (earlier promotions) and adds the
-candidate; matplotlib is optional (``modelcfg[plot]``) and imported only here.
+candidate; it is drawn by :func:`modelcfg.audit.plot.plot_timeline`, the plot of `modelcfg
+history --format png` (matplotlib is optional, ``modelcfg[plot]``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import math
 from pathlib import Path
 
+from modelcfg.audit.plot import plot_timeline
+from modelcfg.audit.timeline import first_value
 from modelcfg.core.atomic import write_text
 from modelcfg.core.numbers import finite_or_none, is_finite
 
@@ -161,16 +164,9 @@ def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[st
     for entry in ledger_entries:
         if entry.get("adapter") not in names:
             continue
-        for task, summary in (entry.get("eval") or {}).items():
-            # The gate's summary per task ({value, candidate_mean, ...}), or the baseline's
-            # metrics ({metric: {value, ...}}) when promoted without one.
-            value = None
-            if isinstance(summary, dict):
-                value = summary.get("value", summary.get("candidate_mean"))
-            if value is None and isinstance(summary, dict):
-                values = [m.get("value") for m in summary.values() if isinstance(m, dict)]
-                value = values[0] if values else None
-            if isinstance(value, (int, float)):
+        for task in entry.get("eval") or {}:
+            value = first_value(entry, task)
+            if value is not None:
                 series.setdefault(f"{entry['adapter']}/{task}", []).append(
                     (f"#{entry.get('seq')}", value))
     for cfg in report["configs"]:
@@ -181,30 +177,19 @@ def history(ledger_entries: list[dict], report: dict) -> dict[str, list[tuple[st
     return series
 
 
-def plot_history(series: dict, path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    if not series:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
-    for name, points in sorted(series.items()):
-        ax.plot(range(len(points)), [v for _, v in points], marker="o", label=name)
-    longest = max(series.values(), key=len)
-    ax.set_xticks(range(len(longest)), [label for label, _ in longest])
-    ax.set_ylabel("metric")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title("promoted baselines and this candidate")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+def latency_history(ledger_entries: list[dict], report: dict) -> dict[str, list]:
+    """Per adapter: the promoted baselines' generation tokens/s, then the candidate's."""
+    series: dict[str, list[tuple[str, float]]] = {}
+    names = {c["adapter"] for c in report["configs"]}
+    for entry in ledger_entries:
+        speed = ((entry.get("cost") or {}).get("eval_latency") or {}).get("tokens_per_second")
+        if entry.get("adapter") in names and is_finite(speed):
+            series.setdefault(entry["adapter"], []).append((f"#{entry.get('seq')}", speed))
+    for cfg in report["configs"]:
+        speed = ((cfg.get("cost") or {}).get("measured") or {}).get("eval_tokens_per_second")
+        if is_finite(speed):
+            series.setdefault(cfg["adapter"], []).append(("candidate", speed))
+    return series
 
 
 def dumps(report: dict) -> str:
@@ -226,7 +211,9 @@ def write_report(out_dir: Path, report: dict, repo: Path, base_sha: str | None) 
         report.setdefault("notes", []).append(
             f"the metric history leaves out the base commit's ledger, which was not read: {why}")
     try:
-        if plot_history(history(entries, report), out_dir / "history.png"):
+        if plot_timeline(history(entries, report), out_dir / "history.png",
+                         title="promoted baselines and this candidate",
+                         latency=latency_history(entries, report)):
             report["plot"] = "history.png"
     except Exception:  # noqa: BLE001 - the plot is an extra; it must not hide the verdict
         report.pop("plot", None)
