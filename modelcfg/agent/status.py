@@ -43,6 +43,10 @@ HINTS = {
               "the other paths"),
     "MC825": ("revise-training", "stopped for futility: the change is unlikely to pass as it "
               "is"),
+    "MC850": ("reduce-latency", "a slowdown beyond the latency SLO is not ruled out: serve it "
+              "merged (serving.merge: true), lower lora.r or target fewer modules"),
+    "MC851": ("reduce-latency", "over the absolute latency limit: serve it merged, lower "
+              "lora.r or target fewer modules"),
     "MC828": ("ask-maintainer", "too many blocked attempts on this lineage: a maintainer's "
               "label is needed for another"),
 }

@@ -436,6 +436,32 @@ class Checker:
         if self.warnings and self.rules is not None:
             self.problems += size_problems(doc, self.rules, self.items, self.task_config)
         self.check_drift_caps(doc)
+        self.check_latency(doc)
+
+    def check_latency(self, doc: Document) -> None:
+        """MC345: a latency block whose ``repeats`` are too few for an interval at its
+        ``alpha`` (the gate would block every change with MC852), for the global block and
+        each ``adapters`` entry (its own values over the global ones)."""
+        from modelcfg.config.model import LATENCY_REPEATS
+        from modelcfg.core.order_statistics import min_pairs, order_k
+
+        block = doc.data.get("latency")
+        if not isinstance(block, dict) or self.rules is None:
+            return
+        default_alpha = self.rules.defaults.alpha
+        places = [(("latency",), block)]
+        places += [(("latency", "adapters", name), {**block, **entry})
+                   for name, entry in (block.get("adapters") or {}).items()
+                   if isinstance(entry, dict)]
+        for where, rule in places:
+            repeats = rule.get("repeats", LATENCY_REPEATS)
+            alpha = rule.get("alpha", default_alpha)
+            if order_k(repeats, alpha) == 0:
+                at = where + ("repeats",) if "repeats" in (
+                    block if len(where) == 1 else block["adapters"][where[2]]) else where
+                self.add(doc, at, "MC345", f"{repeats} latency timing pair(s) are too few for "
+                         f"an interval at alpha {alpha:g}: at least {min_pairs(alpha)} are "
+                         "needed (the gate would block every change, MC852); raise repeats")
 
     def check_drift_caps(self, doc: Document) -> None:
         """MC325: a ``max_drift`` below its task's margin would block a candidate that is

@@ -368,6 +368,9 @@ def _adapter_impact(name: str, base: _Side, head: _Side, by_key: dict,
             continue  # judged by content below: a path rename of the same bytes is no change
         if top == "evals":
             found.append((REEVALUATE, f"{change.path} changed (evaluation only)"))
+        elif top == "serving":
+            found.append((REEVALUATE, f"{change.path} changed: how it is served (the latency "
+                          "SLO is measured again)"))
         elif top in NON_RESULT_FIELDS or (top == "training" and
                                           sub in NON_RESULT_TRAINING_FIELDS):
             found.append((NONE, f"{change.path} does not affect training or evaluation"))

@@ -23,7 +23,7 @@ from modelcfg.core.hashing import canonical_json, sha256_bytes
 
 # Top-level fields that do not change the trained weights.
 NON_RESULT_FIELDS = ("rationale", "description", "evals", "budget", "apiVersion", "kind",
-                     "replaces")
+                     "replaces", "serving")
 # training.* fields that do not change the trained weights.
 NON_RESULT_TRAINING_FIELDS = ("checkpoint_every",)
 CAPABILITY, SAFETY = "capability", "safety"
@@ -337,6 +337,11 @@ class Adapter:
         """The schema-defaulted document (what fingerprints and the config key hash)."""
         return copy.deepcopy(self.data)
 
+    @property
+    def serve_merged(self) -> bool:
+        """``serving.merge``: deployed merged into the base weights (absent: not merged)."""
+        return bool((self.data.get("serving") or {}).get("merge", False))
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvalSuite:
@@ -491,6 +496,21 @@ class CostLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LatencyRule:
+    """The latency SLO for one adapter: the thresholds' ``latency:`` block with its
+    ``adapters.NAME`` entry over it and the code's defaults applied (docs/gate.md)."""
+
+    max_regression: float | None
+    max_seconds_per_token: float | None
+    alpha: float
+    repeats: int
+    new_tokens: int
+
+
+LATENCY_REPEATS, LATENCY_NEW_TOKENS = 12, 16
+
+
+@dataclass(frozen=True, kw_only=True)
 class Sequential:
     """The group-sequential design: how many looks, and the seed mixed into each gate
     run's derived item order (:mod:`modelcfg.gate.order`)."""
@@ -543,6 +563,19 @@ class Thresholds:
             safety={t: _build(SafetyThreshold, e) for t, e in data["safety"].items()},
             cost=_build(CostLimits, data["cost"]),
             sequential=_build(Sequential, data["sequential"]), data=data)
+
+    def latency_for(self, adapter: str) -> LatencyRule | None:
+        """The latency SLO that applies to ``adapter``; None when the thresholds set none."""
+        block = self.data.get("latency")
+        if not block:
+            return None
+        merged = {k: v for k, v in block.items() if k != "adapters"}
+        merged.update((block.get("adapters") or {}).get(adapter) or {})
+        return LatencyRule(max_regression=merged.get("max_regression"),
+                           max_seconds_per_token=merged.get("max_seconds_per_token"),
+                           alpha=merged.get("alpha", self.defaults.alpha),
+                           repeats=merged.get("repeats", LATENCY_REPEATS),
+                           new_tokens=merged.get("new_tokens", LATENCY_NEW_TOKENS))
 
     def rule(self, task: str) -> TaskRule | None:
         """How ``task`` is judged (a safety entry wins over a capability one), or None when

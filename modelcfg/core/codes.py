@@ -124,6 +124,8 @@ CODES: dict[str, str] = {
               " or a group or tag)"),
     "MC334": "a thresholds metric that the standard lm-eval task does not report",
     "MC335": "a suite task with no entry in the thresholds (the gate would refuse it: MC816)",
+    "MC345": ("latency.repeats too few for an interval at the latency alpha (the gate would "
+              "block every change with MC852)"),
     "MC338": ("a dataset of format messages without a chat template (training.chat_template "
               "absent or none)"),
     "MC339": ("training fields that do not fit together: a dataset format the method does not "
@@ -271,6 +273,14 @@ CODES: dict[str, str] = {
     "MC841": ("an agent's GPU-hours cannot be counted for its budget: the base ledger does not "
               "verify, an agent's entry has no readable time or GPU-hours, or the head commit's "
               "time cannot be read"),
+    # the latency SLO
+    "MC850": ("a latency regression beyond the SLO is not ruled out: the upper end of the "
+              "paired time-per-token ratio's interval is above 1 + latency.max_regression"),
+    "MC851": ("the candidate's median seconds per generated token is over "
+              "latency.max_seconds_per_token"),
+    "MC852": ("the latency SLO cannot be judged: too few timing pairs for its alpha, a timing "
+              "that is not a positive number, or a baseline adapter that cannot be rebuilt "
+              "as promoted"),
     # the demo
     "MC901": ("modelcfg demo: a step of the scenario did not do what it must (a proposal "
               "refused, a command without JSON, a refused merge, a merged head that fails its "

@@ -83,6 +83,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
     reasons = _judge_candidate(cv, cand, resolved.tasks, specs, base_results, n_docs, facts,
                                ctx)
     reasons += _measured_cost(cv, cand, manifest, n_docs, ctx)
+    reasons += _latency(cv, resolved, run_dir, promoted, ctx)
     cv.block(reasons)
     _after_pass(cv, cand, resolved, manifest, specs, n_docs, ctx)
 
@@ -237,6 +238,65 @@ def _train(cv: ConfigVerdict, resolved: ResolvedAdapter, ctx
                 "train_seconds": result.train_seconds, "fingerprint": manifest["fingerprint"]}
     cv.cost["measured"] = manifest.get("cost", {})
     return manifest, Path(result.run_dir)
+
+
+def _latency(cv: ConfigVerdict, resolved: ResolvedAdapter, run_dir: Path,
+             promoted: dict | None, ctx) -> list[Reason]:
+    """The latency SLO (thresholds ``latency:``): the candidate and the promoted baseline's
+    adapter (the base model alone for a new adapter) timed here, alternating, each served
+    as its own config's ``serving.merge`` says; judged by :mod:`modelcfg.gate.latency`."""
+    rule = ctx.thresholds.latency_for(cv.adapter)
+    if rule is None:
+        return []
+    from modelcfg.evaluation.latency import measure_pair
+    from modelcfg.gate.latency import judge_latency
+
+    baseline = _baseline_adapter(cv, promoted, ctx)
+    if isinstance(baseline, Reason):
+        cv.latency = {"decision": "block"}
+        return [baseline]
+    adapter_dir, merged = baseline
+    ctx.emit({"event": "latency", "adapter": cv.adapter, "repeats": rule.repeats})
+    timings = measure_pair(_base_model(resolved, ctx), run_dir / "adapter", adapter_dir,
+                           candidate_merge=resolved.adapter.serve_merged,
+                           baseline_merge=merged, repeats=rule.repeats,
+                           new_tokens=rule.new_tokens)
+    outcome, reasons = judge_latency(timings, max_regression=rule.max_regression,
+                                     alpha=rule.alpha,
+                                     max_seconds_per_token=rule.max_seconds_per_token)
+    cv.latency = {**outcome, "timings": timings}
+    return [Reason(r.code, r.message, config=cv.adapter, threshold=r.threshold)
+            for r in reasons]
+
+
+def _baseline_adapter(cv: ConfigVerdict, promoted: dict | None, ctx):
+    """(adapter folder, served merged) of the promoted baseline, rebuilt from the base
+    commit's config (a cache hit when the runner kept it); (None, False) for a new adapter
+    (the base model alone); an MC852 reason when it cannot be rebuilt as promoted."""
+    from modelcfg.config.trees import FsTree, PathProblem, materialize
+    from modelcfg.config.workspace import load_workspace
+    from modelcfg.train.run import train_resolved
+
+    if promoted is None:
+        return None, False
+    name = ancestor(cv)
+    try:
+        root = materialize({"configs": ctx.base_ws.tree, "evals": ctx.base_ws.tree},
+                           ctx.out_dir / "latency-baseline")
+        base_resolved = resolve_adapter(load_workspace(FsTree(root)), name)
+        result = train_resolved(base_resolved, root, runs_dir=ctx.runs_dir,
+                                on_progress=ctx.emit, model_cache=ctx.settings.model_cache)
+    except (UserError, PathProblem) as err:
+        return Reason("MC852", f"the baseline adapter {name} could not be rebuilt from the "
+                      f"base commit to time it: {getattr(err, 'message', err)}",
+                      config=cv.adapter, threshold="latency")
+    if result.manifest.get("fingerprint") != promoted.get("fingerprint"):
+        return Reason("MC852", f"the baseline adapter {name} rebuilt from the base commit has "
+                      f"fingerprint {str(result.manifest.get('fingerprint'))[:12]}, the "
+                      f"promoted one {str(promoted.get('fingerprint'))[:12]}: it is not the "
+                      "adapter whose latency the SLO compares with; a maintainer must "
+                      "re-baseline", config=cv.adapter, threshold="latency")
+    return Path(result.run_dir) / "adapter", base_resolved.adapter.serve_merged
 
 
 def _same_base_weights(cv: ConfigVerdict, baseline: dict | None, manifest: dict) -> bool:

@@ -35,6 +35,7 @@ class ConfigVerdict:
     baseline: dict = field(default_factory=dict)
     evidence: str | None = None
     replaces: str | None = None  # the adapter whose history a renamed one continues
+    latency: dict | None = None  # the latency SLO's outcome, when the thresholds set one
 
     def block(self, reasons) -> None:
         self.reasons.extend(reasons)
@@ -46,4 +47,5 @@ class ConfigVerdict:
                 "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons],
                 "tasks": self.tasks, "cost": self.cost, "train": self.train,
                 "baseline": self.baseline, "evidence": self.evidence,
-                "replaces": self.replaces}
+                "replaces": self.replaces,
+                **({"latency": self.latency} if self.latency is not None else {})}

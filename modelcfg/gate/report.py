@@ -95,7 +95,25 @@ def _config_lines(cfg: dict) -> list[str]:
             lines.append(f"- **{r['code']}**{where} {r['message']}{rule}")
     if cfg["tasks"]:
         lines += _task_table(cfg["tasks"])
-    return lines + ["", *_cost_lines(cfg)]
+    return lines + ["", *_cost_lines(cfg), *_latency_lines(cfg.get("latency"))]
+
+
+def _latency_lines(latency: dict | None) -> list[str]:
+    """The latency SLO's measurement: the ratio with its interval, how it was timed."""
+    if not latency or not latency.get("interval"):
+        return []
+    i, t = latency["interval"], latency.get("timings") or {}
+    served = {True: "merged", False: "unmerged"}
+    slo = (f"at most {1 + latency['max_regression']:.3f}" if latency.get("max_regression")
+           is not None else "no ratio limit")
+    return ["", f"Latency ({latency['decision']}): candidate/baseline time per generated "
+            f"token {i['ratio']:.3f}, {i['level']:.1%} interval [{i['low']:.3f}, "
+            f"{i['high']:.3f}] ({slo}); {i['n']} alternating pairs of {t.get('prompts')} "
+            f"prompts x {t.get('new_tokens')} tokens, candidate "
+            f"{served.get(t.get('candidate_merged'), '?')}, baseline "
+            f"{served.get(t.get('baseline_merged'), '?')}; median "
+            f"{_num(latency.get('candidate_seconds_per_token'), '{:.5f}')} vs "
+            f"{_num(latency.get('baseline_seconds_per_token'), '{:.5f}')} s per token."]
 
 
 def _task_table(tasks: dict) -> list[str]:
