@@ -19,7 +19,7 @@ from pathlib import Path
 
 from modelcfg.audit.baseline import BASELINES_DIR, card_path, read_baseline
 from modelcfg.audit.history import lineage
-from modelcfg.audit.ledger import BASELINE_ACTIONS, read_entries
+from modelcfg.audit.ledger import BASELINE_ACTIONS, LEDGER, read_entries
 from modelcfg.config.model import SAFETY, HubSource, Model, Thresholds
 from modelcfg.config.trees import FsTree, GitTree, PathProblem
 from modelcfg.config.workspace import load_workspace
@@ -442,12 +442,13 @@ def card_of(repo: Path, adapter: str, rev: str | None = None) -> Card:
     if ref is None:
         raise UserError("MC730", f"{adapter} has no promoted baseline here "
                         f"({BASELINES_DIR}/{adapter}.json is missing or has no ledger "
-                        "reference); promote it first", exit_code=2)
+                        "reference); promote it first", path=f"{BASELINES_DIR}/{adapter}.json",
+                        exit_code=2)
     entries = read_entries(tree)
     entry = next((e for e in entries if e["seq"] == ref["seq"]), None)
     if entry is None or entry.get("hash") != ref["hash"] or entry.get("adapter") != adapter:
         raise UserError("MC730", f"the ledger has no entry {ref['seq']} matching the baseline "
-                        f"of {adapter}; run `modelcfg audit verify`", exit_code=2)
+                        f"of {adapter}; run `modelcfg audit verify`", path=LEDGER, exit_code=2)
     if git.commit_of(repo, entry["commit"]) is None:
         raise UserError("MC733", f"the promoted commit {entry['commit']} is not in this "
                         "repository (a shallow clone?): the card reads the configs there; "

@@ -274,7 +274,7 @@ def _card_findings(tree, adapter: str, entry: dict) -> list[Problem]:
         return [Problem(rel, 1, 1, "MC731", f"model card content does not match the sha256 "
                         f"recorded in ledger entry {entry['seq']}: it was edited after "
                         "promotion; restore it from git history or re-render it with "
-                        f"`modelcfg card {adapter}`")]
+                        f"`modelcfg card {adapter} --out {rel}`")]
     return []
 
 

@@ -21,6 +21,7 @@ OUTPUTS = {
     "eval": "modelcfg eval",
     "promote": "modelcfg promote",
     "rollback": "modelcfg rollback",
+    "card": "modelcfg card",
     "audit-verify": "modelcfg audit verify",
     "audit-attempt": "modelcfg audit record-attempt",
     "github-report": "modelcfg github report",
