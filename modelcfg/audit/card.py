@@ -255,7 +255,7 @@ def _items(summary: dict, n) -> str:
     used, available = summary.get("items_used"), summary.get("items_available")
     if isinstance(used, int):
         return f"{used} of {available}" if isinstance(available, int) else str(used)
-    return _num(n)
+    return str(n) if isinstance(n, int) else "—"
 
 
 def _decision(summary: dict, entry: dict) -> str:
@@ -440,15 +440,16 @@ def card_of(repo: Path, adapter: str, rev: str | None = None) -> Card:
     baseline = read_baseline(tree, adapter)
     ref = (baseline or {}).get("ledger")
     if ref is None:
-        raise UserError("MC730", f"{adapter} has no promoted baseline here "
-                        f"({BASELINES_DIR}/{adapter}.json is missing or has no ledger "
-                        "reference); promote it first", path=f"{BASELINES_DIR}/{adapter}.json",
-                        exit_code=2)
+        rel = f"{BASELINES_DIR}/{adapter}.json"
+        raise UserError("MC730", f"{adapter} has no promoted baseline here ({rel} is missing "
+                        "or has no ledger reference); promote it first", path=rel, line=1,
+                        col=1, exit_code=2)
     entries = read_entries(tree)
     entry = next((e for e in entries if e["seq"] == ref["seq"]), None)
     if entry is None or entry.get("hash") != ref["hash"] or entry.get("adapter") != adapter:
         raise UserError("MC730", f"the ledger has no entry {ref['seq']} matching the baseline "
-                        f"of {adapter}; run `modelcfg audit verify`", path=LEDGER, exit_code=2)
+                        f"of {adapter}; run `modelcfg audit verify`", path=LEDGER, line=1, col=1,
+                        exit_code=2)
     if git.commit_of(repo, entry["commit"]) is None:
         raise UserError("MC733", f"the promoted commit {entry['commit']} is not in this "
                         "repository (a shallow clone?): the card reads the configs there; "
