@@ -214,6 +214,7 @@ def test_a_rollback_and_a_bootstrap_write_cards_too(promoted, tmp_path_factory):
     # A bootstrap promotes its evidence with verdict bootstrap (modelcfg.audit.bootstrap):
     # a first baseline, never judged, of an adapter on a hub model.
     fresh = project_repo(tmp_path_factory.mktemp("card-bootstrap"))
+    assert verify(FsTree(fresh)) == []  # its baseline's entry predates cards: none required
     ev = {**golden_evidence(fresh, "qwen-arith-lora"), "config_key": key_of(
         fresh, "qwen-arith-lora")}
     promote(fresh, adapter="qwen-arith-lora", evidence=ev, actor="maintainer",
