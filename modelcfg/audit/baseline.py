@@ -40,6 +40,11 @@ def baseline_path(adapter: str) -> str:
     return f"{BASELINES_DIR}/{adapter}.json"
 
 
+def card_path(adapter: str) -> str:
+    """The adapter's model card, next to its baseline (:mod:`modelcfg.audit.card`)."""
+    return baseline_path(adapter)[:-len(".json")] + ".md"
+
+
 # ----------------------------------------------------------------------------- build
 
 

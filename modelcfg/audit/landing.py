@@ -13,12 +13,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from modelcfg.audit.baseline import baseline_path, dumps_baseline
-from modelcfg.audit.ledger import LEDGER, appended, read_text, verify
+from modelcfg.audit.baseline import baseline_path, card_path, dumps_baseline
+from modelcfg.audit.ledger import LEDGER, appended, parse, read_text, verify
 from modelcfg.config.trees import GitTree
 from modelcfg.config.workspace import load_document
 from modelcfg.core import git
 from modelcfg.core.errors import UserError
+from modelcfg.core.hashing import sha256_bytes
 
 CODE = "MC724"  # a git plumbing step failed while building the commit
 
@@ -196,11 +197,20 @@ def previous_of(current: dict | None) -> dict | None:
 
 def ledger_files(tree, adapter: str, baseline: dict, entry: dict, now: str | None,
                  extra: dict[str, bytes | None]) -> tuple[dict, dict, dict]:
-    """The files of the commit: ``extra``, the ledger with ``entry`` appended, and the
-    baseline pointing at that entry; with the completed entry and baseline."""
+    """The files of the commit: ``extra``, the ledger with ``entry`` appended, the
+    baseline pointing at that entry and the model card (:mod:`modelcfg.audit.card`), whose
+    sha256 the entry records; with the completed entry and baseline."""
+    from modelcfg.audit.card import render_card
+
     data = read_text(tree)
+    _, linked = appended(data, entry, now=now)  # seq, prev and time, which the card shows
+    earlier = [e for _, e in parse(data)[0]]
+    card, _ = render_card(GitTree(tree.repo, linked["commit"], tree.objects), baseline,
+                          linked, earlier)
+    entry = {**entry, "time": linked["time"], "card_sha256": sha256_bytes(card)}
     ledger_bytes, entry = appended(data, entry, now=now)
     baseline = {**baseline, "ledger": {"seq": entry["seq"], "hash": entry["hash"]}}
     files = {**extra, LEDGER: ledger_bytes,
-             baseline_path(adapter): dumps_baseline(baseline).encode("utf-8")}
+             baseline_path(adapter): dumps_baseline(baseline).encode("utf-8"),
+             card_path(adapter): card}
     return files, entry, baseline

@@ -24,6 +24,7 @@ from pathlib import Path
 from modelcfg.audit.baseline import (
     baseline_path,
     baseline_sha256,
+    card_path,
     list_baselines,
     read_baseline,
 )
@@ -242,12 +243,39 @@ def _baseline_findings(tree, adapter: str, index: _Index) -> list[Problem]:
     if entry.get("baseline_sha256") != baseline_sha256(baseline):
         out += found("MC715", f"baseline content does not match the sha256 recorded in "
                      f"ledger entry {ref['seq']}: it was edited after promotion")
+    out += _card_findings(tree, adapter, entry)
     newest = index.latest.get(adapter)
     if newest is not None and newest["seq"] > ref["seq"]:
         out += found("MC714", f"ledger entry {newest['seq']} (line "
                      f"{index.line_of.get(id(newest))}) promoted {adapter} later, but the "
                      f"baseline is from entry {ref['seq']}: the baseline was reverted by hand")
     return out
+
+
+def _card_findings(tree, adapter: str, entry: dict) -> list[Problem]:
+    """The model card against the ``card_sha256`` of the entry its baseline was promoted
+    with: missing (MC732) or edited (MC731). An entry from before cards (no
+    ``card_sha256``) requires none."""
+    if "card_sha256" not in entry:
+        return []
+    rel = card_path(adapter)
+    try:
+        present = regular_file(tree, rel)
+        data = tree.read(rel) if present else None
+    except UserError as err:
+        return [Problem(rel, 1, 1, err.code, err.message)]
+    except (OSError, PathProblem) as err:
+        return [Problem(rel, 1, 1, "MC732", f"cannot read the model card: {err}")]
+    if data is None:
+        return [Problem(rel, 1, 1, "MC732", f"ledger entry {entry['seq']} promoted {adapter} "
+                        "with a model card, but the card is missing (deleted); restore it "
+                        "from git history")]
+    if sha256_bytes(data) != entry["card_sha256"]:
+        return [Problem(rel, 1, 1, "MC731", f"model card content does not match the sha256 "
+                        f"recorded in ledger entry {entry['seq']}: it was edited after "
+                        "promotion; restore it from git history or re-render it with "
+                        f"`modelcfg card {adapter} --out {rel}`")]
+    return []
 
 
 def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> dict:
@@ -268,6 +296,9 @@ def chain_entry(entries: list[dict], entry: dict, *, now: str | None = None) -> 
     if not isinstance(entry.get("baseline_sha256"), str) or not HEX64.match(
             entry["baseline_sha256"]):
         raise UserError("MC717", "ledger entry needs baseline_sha256 (64 hex digits)")
+    if "card_sha256" in entry and not (isinstance(entry["card_sha256"], str)
+                                       and HEX64.match(entry["card_sha256"])):
+        raise UserError("MC717", "ledger entry's card_sha256 must be 64 hex digits")
     return _link(entries, entry, now)
 
 

@@ -618,6 +618,48 @@ def _write_out(out: Path, write) -> None:
     except OSError as err:
         raise UserError("MC744", f"cannot write {out}: {err.strerror or err}; give --out a "
                         "file in a writable folder", path=str(out), exit_code=2) from None
+class CardFormat(str, Enum):
+    md = "md"
+    json = "json"
+
+
+@app.command()
+def card(
+    adapter: str = typer.Argument(..., help="Adapter name."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the card to this file "
+                                       "(default: print it)."),
+    rev: Optional[str] = typer.Option(None, help="Read the baseline and ledger at this "
+                                      "commit (default: the working tree)."),
+    fmt: CardFormat = typer.Option(CardFormat.md, "--format", help="md (the card), or json "
+                                   "(schema: `modelcfg schema --output card`)."),
+    root: Optional[Path] = typer.Option(None, help="Repository root."),
+) -> None:
+    """The model card of an adapter's promoted baseline (what `promote` commits as
+    evals/baselines/ADAPTER.md), rendered again from the baseline, the ledger and git:
+    the same bytes (docs/audit.md, "Model cards")."""
+    from modelcfg.audit.card import card_of
+
+    repo = _root(root)
+    result = card_of(repo, adapter, rev)
+    if out is not None:
+        from modelcfg.core.atomic import write_bytes
+
+        try:
+            write_bytes(out, result.text)
+        except OSError as err:
+            raise UserError("MC734", f"cannot write the card: {err}", path=str(out),
+                            exit_code=2) from None
+    if fmt is CardFormat.json:
+        return _json_out("card", {"adapter": adapter,
+                                  "path": str(out) if out is not None else result.path,
+                                  "sha256": result.sha256,
+                                  "recorded_sha256": result.recorded_sha256,
+                                  "ledger_seq": result.entry["seq"],
+                                  "metadata": result.metadata})
+    if out is None:
+        sys.stdout.write(result.text.decode("utf-8"))
+    else:
+        typer.echo(f"wrote {out} (sha256 {result.sha256[:12]})", err=True)
 
 
 audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)

@@ -22,6 +22,7 @@ OUTPUTS = {
     "promote": "modelcfg promote",
     "rollback": "modelcfg rollback",
     "history": "modelcfg history",
+    "card": "modelcfg card",
     "audit-verify": "modelcfg audit verify",
     "audit-attempt": "modelcfg audit record-attempt",
     "github-report": "modelcfg github report",

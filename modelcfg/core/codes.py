@@ -197,12 +197,20 @@ CODES: dict[str, str] = {
               "not pass"),
     "MC726": ("modelcfg promote --bootstrap: the adapter already has a baseline, its config or "
               "evals have uncommitted changes, or configs/ or evals/ hold a non-regular file"),
-    "MC727": ("the ledger or a baseline is not a regular file (a symlink, submodule or special "
-              "file at its path or on the way): never followed"),
+    "MC727": ("the ledger, a baseline or a model card is not a regular file (a symlink, "
+              "submodule or special file at its path or on the way): never followed"),
     "MC728": ("evidence judged for another config: its config_key is not the adapter's on the "
               "branch head"),
     "MC729": ("a ledger attempt entry is malformed, or an attempt or anchor entry cannot be "
               "made (gate.json unreadable, no promoted baseline to anchor at)"),
+    "MC730": ("modelcfg card: the adapter has no promoted baseline here, or the ledger lacks "
+              "the entry its baseline names"),
+    "MC731": "a model card was edited after promotion (its sha256 is not its entry's card_sha256)",
+    "MC732": ("a model card is missing (deleted) while its baseline's ledger entry records "
+              "card_sha256, or cannot be read"),
+    "MC733": ("modelcfg card: the promoted commit is not in this repository (a shallow clone), "
+              "or its configs cannot be read"),
+    "MC734": "modelcfg card: cannot write the card to --out",
     # modelcfg history
     "MC740": ("modelcfg history ADAPTER: the ledger has no promotion, rollback or anchor entry "
               "of the adapter (or of a name it continues)"),

@@ -26,6 +26,19 @@ def baseline_as_results(baseline: dict) -> dict:
     return {"lm_eval_version": (baseline.get("harness") or {}).get("version"), "tasks": tasks}
 
 
+_SUMMARY = ("metric", "decision", "estimate", "ci_low", "ci_high", "items_used",
+            "items_available", "baseline_mean", "candidate_mean")
+# The rule's figures a model card reports (modelcfg.audit.card) where the task has them:
+# its kind and margin, and for a safety task its rule, rate, exact bound and floor.
+_CARD_KEYS = ("kind", "margin", "rule", "rate", "rate_bound", "floor")
+
+
+def task_summary(outcome: dict) -> dict:
+    """One task's decision as the ledger entry records it (``eval``)."""
+    return {**{k: outcome.get(k) for k in _SUMMARY},
+            **{k: outcome[k] for k in _CARD_KEYS if k in outcome}}
+
+
 def write_evidence(cv, cand, resolved: ResolvedAdapter, manifest: dict, head_sha: str, n_docs: dict,
                    out_dir: Path, *, complete: bool = True) -> None:
     """Complete the candidate's evaluation (the decision is already made) and save it in
@@ -35,9 +48,7 @@ def write_evidence(cv, cand, resolved: ResolvedAdapter, manifest: dict, head_sha
     evidence = build_baseline(cand.results, manifest, adapter=cv.adapter,
                               config_path=cv.path, commit=head_sha)
     evidence["config_key"] = config_key(resolved)
-    summary = {t: {k: o.get(k) for k in (
-        "metric", "decision", "estimate", "ci_low", "ci_high", "items_used", "items_available",
-        "baseline_mean", "candidate_mean")} for t, o in cv.tasks.items()}
+    summary = {t: task_summary(o) for t, o in cv.tasks.items()}
     for task, entry in summary.items():
         # The metric over the complete evidence (the decision used a prefix of the items).
         metrics = cand.task(task).get("metrics", {})

@@ -67,7 +67,7 @@ def test_promote_writes_baseline_and_ledger_and_pushes(world):
     assert result.local_updated and head(repo) == result.commit
     assert git(remote, "log", "-1", "--format=%s", "main") == f"modelcfg: promote a {'ab' * 6}"
     assert git(remote, "diff", "--name-only", "main~1", "main").splitlines() == [
-        "evals/baselines/a.json", LEDGER]
+        "evals/baselines/a.json", "evals/baselines/a.md", LEDGER]
     tree = GitTree(repo, result.commit)
     baseline = read_baseline(tree, "a")
     assert baseline_sha256(baseline) == baseline_sha256(ev)
