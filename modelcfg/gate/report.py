@@ -96,8 +96,8 @@ def _config_lines(cfg: dict) -> list[str]:
 
 
 def _task_table(tasks: dict) -> list[str]:
-    lines = ["", "| task | metric | baseline | candidate | Δ | CI | items | decision |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["", "| task | metric | kind | baseline | candidate | Δ | CI | items | decision |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for task, o in tasks.items():
         ci = f"[{_signed(o.get('ci_low'))}, {_signed(o.get('ci_high'))}]"
         items = f"{o.get('items_used', 0)}/{o.get('items_available', 0)}"
@@ -107,7 +107,8 @@ def _task_table(tasks: dict) -> list[str]:
         if o.get("kind") == "safety":
             decision += (f" (rate {_num(o.get('rate'))}, exact lower bound "
                          f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
-        lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
+        lines.append(f"| {task} | {o.get('metric')} | {o.get('kind', '')} | "
+                     f"{_num(o.get('baseline_mean'))} | "
                      f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
                      f"{ci} | {items} | {decision} |")
     needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in tasks.items()
