@@ -461,7 +461,7 @@ class Checker:
         within the margin of an anchor-valued baseline: the cap must leave at least one
         margin of room (docs/config-reference.md, "Thresholds")."""
         for section in SECTIONS:
-            for task, entry in getattr(self.rules, section).items():
+            for task, entry in (getattr(self.rules, section) or {}).items():
                 margin = entry.margin if entry.margin is not None else self.rules.defaults.margin
                 if entry.max_drift is not None and entry.max_drift < margin:
                     self.add(doc, (section, task, "max_drift"), "MC325", f"max_drift "

@@ -551,10 +551,11 @@ class Thresholds:
     defaults: ThresholdDefaults
     tasks: dict[str, CapabilityThreshold]
     safety: dict[str, SafetyThreshold]
-    robustness: dict[str, RobustnessThreshold]  # {} when the section is absent
     cost: CostLimits
     sequential: Sequential
     description: str | None = None
+    # no schema default: None when the section is absent
+    robustness: dict[str, RobustnessThreshold] | None = None
     data: dict = field(repr=False, compare=False)
 
     @classmethod
@@ -565,9 +566,9 @@ class Thresholds:
             tasks={t: _build(CapabilityThreshold, e, planning=_build(Planning, e["planning"]))
                    for t, e in data["tasks"].items()},
             safety={t: _build(SafetyThreshold, e) for t, e in data["safety"].items()},
-            robustness={t: _build(RobustnessThreshold, e,
-                                  planning=_build(Planning, e["planning"]))
-                        for t, e in (data.get("robustness") or {}).items()},
+            robustness=None if "robustness" not in data else {
+                t: _build(RobustnessThreshold, e, planning=_build(Planning, e["planning"]))
+                for t, e in data["robustness"].items()},
             cost=_build(CostLimits, data["cost"]),
             sequential=_build(Sequential, data["sequential"]), data=data)
 
@@ -585,7 +586,7 @@ class Thresholds:
                             higher_is_better=s.higher_is_better, require_gain=False,
                             statistic="mean", floor=s.floor, max_drift=s.max_drift,
                             rule=s.rule)
-        if task in self.robustness:
+        if task in (self.robustness or {}):
             r = self.robustness[task]
             return TaskRule(kind=ROBUSTNESS, metric=r.metric, margin=_given(r.margin, d.margin),
                             alpha=_given(r.alpha, d.alpha), power=d.power,
@@ -601,7 +602,7 @@ class Thresholds:
 
     def planning(self, task: str) -> Planning | None:
         """What validate's power check assumes of a capability or robustness task."""
-        entry = self.robustness.get(task) or self.tasks.get(task)
+        entry = (self.robustness or {}).get(task) or self.tasks.get(task)
         return None if entry is None else entry.planning
 
     def to_dict(self) -> dict:
