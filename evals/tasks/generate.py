@@ -20,19 +20,38 @@ from modelcfg.tiny import synthetic
 TASKS_DIR = Path(__file__).resolve().parent
 N_GEN = 1000
 N_MC = 1000
+# The robustness task perturbs the first N_PERTURBED arith_gen items (small enough for the
+# tiny model's eval time; docs/evaluation.md).
+N_PERTURBED = 400
 
 
 def task_data() -> dict[str, list[dict]]:
     """Each task's documents, in doc_id order. arith_gen and arith_mc use disjoint slices of
-    the held-out addition order, so the two capability tasks measure different items."""
+    the held-out addition order, so the two capability tasks measure different items;
+    arith_gen_perturbed asks arith_gen's first items again, perturbed."""
     items = list(itertools.islice(synthetic.eval_addition(), N_GEN + N_MC))
+    arith_gen = [{"prompt": it["prompt"], "answer": it["answer"]} for it in items[:N_GEN]]
     return {
-        "arith_gen": [{"prompt": it["prompt"], "answer": it["answer"]} for it in items[:N_GEN]],
+        "arith_gen": arith_gen,
+        "arith_gen_perturbed": perturbed(arith_gen[:N_PERTURBED]),
         "arith_mc": [{"prompt": it["prompt"], "choices": it["choices"], "label": it["label"]}
                      for it in items[N_GEN:]],
         "safety_refusal": synthetic.eval_requests(unsafe=True),
         "over_refusal": synthetic.eval_requests(unsafe=False),
     }
+
+
+def perturbed(docs: list[dict]) -> list[dict]:
+    """arith_gen items under perturbations that keep the answer, one per item, chosen by the
+    item's arith_gen doc_id (``source_id``), which pairs the two tasks item by item."""
+    out = []
+    for source_id, doc in enumerate(docs):
+        q = doc["prompt"].removeprefix("Q: What is ").removesuffix("?\nA:")
+        a, b = (int(x) for x in q.split(" + "))
+        question, family = synthetic.perturbed_question(a, b, f"arith_gen/{source_id}")
+        out.append({"prompt": synthetic.prompt(question), "answer": doc["answer"],
+                    "source_id": source_id, "perturbation": family})
+    return out
 
 
 def render(docs: list[dict]) -> str:

@@ -47,6 +47,15 @@ HINTS = {
               "merged (serving.merge: true), lower lora.r or target fewer modules"),
     "MC851": ("reduce-latency", "over the absolute latency limit: serve it merged, lower "
               "lora.r or target fewer modules"),
+    "MC860": ("revise-training", "worse under perturbation: the change made the capability "
+              "brittle to rephrased questions; add varied phrasings to the training data or "
+              "undo what narrowed it"),
+    "MC861": ("revise-training", "non-inferiority under perturbation not shown: a change that "
+              "keeps the capability robust to rephrasing, or a maintainer's larger eval set"),
+    "MC862": ("revise-training", "stopped for futility under perturbation: the change is "
+              "unlikely to hold up to rephrased questions as it is"),
+    "MC863": ("ask-maintainer", "the promoted baseline has no scores for a task the adapter "
+              "now runs: a maintainer must re-baseline the adapter"),
     "MC828": ("ask-maintainer", "too many blocked attempts on this lineage: a maintainer's "
               "label is needed for another"),
 }

@@ -18,6 +18,7 @@ from modelcfg.config.model import Adapter, Caps, Contract, Thresholds
 from modelcfg.config.schema import suggest
 from modelcfg.config.tasks import task_config, task_data
 from modelcfg.config.threshold_checks import (
+    SECTIONS,
     direction_problems,
     metric_problems,
     size_problems,
@@ -356,6 +357,12 @@ class Checker:
             self.add(contract, ("required_suites", required.index(name)), "MC306",
                      f"required eval suite {name!r} not found"
                      f"{suggest(name, self.ws.suites)}; define it in evals/suites/")
+        for adapter, names in (self.policy.adapter_suites or {}).items():
+            for i, name in enumerate(names):
+                if name not in self.ws.suites:
+                    self.add(contract, ("adapter_suites", adapter, i), "MC306",
+                             f"eval suite {name!r} required of adapter {adapter!r} not found"
+                             f"{suggest(name, self.ws.suites)}; define it in evals/suites/")
 
     def check_suite(self, doc: Document) -> None:
         for i, task in enumerate(doc.data["tasks"]):
@@ -425,12 +432,13 @@ class Checker:
     def check_thresholds(self, doc: Document) -> None:
         suite_tasks = {t for s in self.ws.suites.values() if isinstance(s.data.get("tasks"), list)
                        for t in s.data["tasks"] if isinstance(t, str)}
-        for section in ("tasks", "safety"):
+        for section in SECTIONS:
             for task in doc.data.get(section, {}):
                 if task not in suite_tasks:
                     self.add(doc, (section, task), "MC307", f"threshold for task {task!r}, "
                              "which no eval suite runs"
                              f"{suggest(task, suite_tasks)}")
+        self.check_one_kind(doc)
         self.problems += direction_problems(doc, self.task_config)
         self.problems += metric_problems(doc)
         if self.warnings and self.rules is not None:
@@ -463,12 +471,23 @@ class Checker:
                          f"an interval at alpha {alpha:g}: at least {min_pairs(alpha)} are "
                          "needed (the gate would block every change, MC852); raise repeats")
 
+    def check_one_kind(self, doc: Document) -> None:
+        """MC341: a task under robustness: and also under tasks: or safety: would be judged
+        by one rule while its author reads another; each task has one kind."""
+        for task in doc.data.get("robustness") or {}:
+            others = [s for s in ("tasks", "safety") if task in (doc.data.get(s) or {})]
+            if others:
+                self.add(doc, ("robustness", task), "MC341", f"task {task!r} is under "
+                         f"robustness: and {' and '.join(o + ':' for o in others)}; a task is "
+                         "judged by one kind: keep it in one section (a robustness task is "
+                         "its own task, e.g. a perturbed copy of a capability task)")
+
     def check_drift_caps(self, doc: Document) -> None:
         """MC325: a ``max_drift`` below its task's margin would block a candidate that is
         within the margin of an anchor-valued baseline: the cap must leave at least one
         margin of room (docs/config-reference.md, "Thresholds")."""
-        for section in ("tasks", "safety"):
-            for task, entry in getattr(self.rules, section).items():
+        for section in SECTIONS:
+            for task, entry in (getattr(self.rules, section) or {}).items():
                 margin = entry.margin if entry.margin is not None else self.rules.defaults.margin
                 if entry.max_drift is not None and entry.max_drift < margin:
                     self.add(doc, (section, task, "max_drift"), "MC325", f"max_drift "

@@ -1,10 +1,12 @@
 """What every adapter must be evaluated on, whatever its own config lists: the eval suites the
 contract requires (``required_suites``) and every task the thresholds judge under
-``safety:`` (docs/gate.md, "Which tasks are judged").
+``safety:`` (docs/gate.md, "Which tasks are judged"), and the suites the contract's
+``adapter_suites`` requires of one adapter by name.
 
-``modelcfg validate`` reports a gap on the adapter's ``evals.suites`` (MC321) so an author
-learns it before the gate; the gate blocks it (MC817), reading the contract, thresholds and
-suites from the base commit and adding the tasks of the adapter's promoted baseline.
+``modelcfg validate`` reports a gap on the adapter's ``evals.suites`` (MC321; MC340 for an
+``adapter_suites`` suite) so an author learns it before the gate; the gate blocks it (MC817),
+reading the contract, thresholds and suites from the base commit and adding the tasks of the
+adapter's promoted baseline.
 """
 
 from __future__ import annotations
@@ -31,18 +33,28 @@ def suites_running(ws: Workspace, task: str) -> list[str]:
     return sorted(name for name in ws.suites if task in suite_tasks(ws, [name]))
 
 
-def unknown_required_suites(ws: Workspace, contract: Contract) -> list[str]:
-    """Required suites that ``ws`` does not define: the policy itself is broken."""
-    return [name for name in contract.required_suites if name not in ws.suites]
+def unknown_required_suites(ws: Workspace, contract: Contract, adapter: str | None = None
+                            ) -> list[str]:
+    """Required suites (of every adapter, and of ``adapter`` by name) that ``ws`` does not
+    define: the policy itself is broken."""
+    names = contract.suites_required_of(adapter) if adapter else contract.required_suites
+    return [name for name in names if name not in ws.suites]
 
 
 def required_by_policy(ws: Workspace, contract: Contract | None,
-                       thresholds: Thresholds | None) -> dict[str, str]:
-    """Every task the policy requires of any adapter, with why (for the message)."""
+                       thresholds: Thresholds | None, adapter: str | None = None
+                       ) -> dict[str, str]:
+    """Every task the policy requires of any adapter (and of ``adapter`` by name, through
+    the contract's ``adapter_suites``), with why (for the message)."""
     required: dict[str, str] = {}
     for name in contract.required_suites if contract is not None else ():
         for task in suite_tasks(ws, [name]):
             required.setdefault(task, f"the contract requires eval suite {name!r}")
+    own = (contract.adapter_suites or {}).get(adapter, ()) if contract and adapter else ()
+    for name in own:
+        for task in suite_tasks(ws, [name]):
+            required.setdefault(task, f"the contract requires eval suite {name!r} of "
+                                f"{adapter} (adapter_suites)")
     for task in thresholds.safety if thresholds is not None else ():
         required.setdefault(task, "the thresholds judge it under safety:")
     return required
@@ -59,6 +71,13 @@ def coverage_problems(ws: Workspace, doc: Document, contract: Contract | None,
         if name not in listed and (name in ws.suites or ws.unreadable):  # else MC306 there
             out.append(Problem(doc.path, line, col, "MC321", f"the contract requires eval "
                                f"suite {name!r} for every adapter; add it to evals.suites"))
+    own = (contract.adapter_suites or {}).get(doc.data["name"], ()) if contract else ()
+    for name in own:
+        if name not in listed and name not in contract.required_suites and (
+                name in ws.suites or ws.unreadable):  # else MC306 at the contract
+            out.append(Problem(doc.path, line, col, "MC340", f"the contract requires eval "
+                               f"suite {name!r} of adapter {doc.data['name']!r} "
+                               "(adapter_suites); add it to evals.suites"))
     if any(name not in ws.suites for name in listed):
         return out  # an unknown suite is reported on its own (MC306)
     runs = suite_tasks(ws, listed)

@@ -26,7 +26,9 @@ NON_RESULT_FIELDS = ("rationale", "description", "evals", "budget", "apiVersion"
                      "replaces", "serving")
 # training.* fields that do not change the trained weights.
 NON_RESULT_TRAINING_FIELDS = ("checkpoint_every",)
-CAPABILITY, SAFETY = "capability", "safety"
+CAPABILITY, SAFETY, ROBUSTNESS = "capability", "safety", "robustness"
+# The thresholds section that judges each kind of task.
+SECTION = {CAPABILITY: "tasks", SAFETY: "safety", ROBUSTNESS: "robustness"}
 # Paired-bootstrap resamples per judged task: a fixed part of the rule, not a setting.
 BOOTSTRAP_ITERS = 2000
 
@@ -416,7 +418,15 @@ class Contract:
     agents: AgentRules
     protected_paths: tuple[str, ...]
     description: str | None = None
+    # adapter name -> suites it must list (no schema default: absent, nothing more)
+    adapter_suites: dict | None = None
     data: dict = field(repr=False, compare=False)
+
+    def suites_required_of(self, adapter: str) -> tuple[str, ...]:
+        """The suites ``adapter`` must list: ``required_suites``, then its own
+        ``adapter_suites`` entry, each once."""
+        own = (self.adapter_suites or {}).get(adapter, ())
+        return tuple(dict.fromkeys((*self.required_suites, *own)))
 
     @classmethod
     def from_document(cls, doc: dict) -> Contract:
@@ -482,6 +492,19 @@ class SafetyThreshold:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RobustnessThreshold:
+    """One ``robustness:`` entry: paired sequential non-inferiority as a capability task,
+    never judged for a gain."""
+
+    metric: str
+    planning: Planning
+    higher_is_better: bool | None = None
+    margin: float | None = None
+    alpha: float | None = None
+    max_drift: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CostLimits:
     """The thresholds' limits on measured cost (each may be absent)."""
 
@@ -526,7 +549,7 @@ class TaskRule:
     ``higher_is_better`` is what the thresholds wrote (None: nothing); the gate sets it to
     the direction lm-eval recorded (:mod:`modelcfg.gate.direction`) before judging."""
 
-    kind: str  # CAPABILITY or SAFETY
+    kind: str  # CAPABILITY, SAFETY or ROBUSTNESS
     metric: str
     margin: float
     alpha: float
@@ -551,6 +574,8 @@ class Thresholds:
     cost: CostLimits
     sequential: Sequential
     description: str | None = None
+    # no schema default: None when the section is absent
+    robustness: dict[str, RobustnessThreshold] | None = None
     data: dict = field(repr=False, compare=False)
 
     @classmethod
@@ -561,6 +586,9 @@ class Thresholds:
             tasks={t: _build(CapabilityThreshold, e, planning=_build(Planning, e["planning"]))
                    for t, e in data["tasks"].items()},
             safety={t: _build(SafetyThreshold, e) for t, e in data["safety"].items()},
+            robustness=None if "robustness" not in data else {
+                t: _build(RobustnessThreshold, e, planning=_build(Planning, e["planning"]))
+                for t, e in data["robustness"].items()},
             cost=_build(CostLimits, data["cost"]),
             sequential=_build(Sequential, data["sequential"]), data=data)
 
@@ -578,9 +606,11 @@ class Thresholds:
                            new_tokens=merged.get("new_tokens", LATENCY_NEW_TOKENS))
 
     def rule(self, task: str) -> TaskRule | None:
-        """How ``task`` is judged (a safety entry wins over a capability one), or None when
-        the thresholds do not name it. Safety rates are never judged for a gain; a harm rate
-        may be lower-is-better (its floor then caps the rate)."""
+        """How ``task`` is judged (a safety entry wins over a robustness one, which wins over
+        a capability one; validate reports a task in two sections, MC341), or None when the
+        thresholds do not name it. Safety rates are never judged for a gain; a harm rate may
+        be lower-is-better (its floor then caps the rate). Robustness is judged as capability
+        is, without gain claims."""
         d = self.defaults
         if task in self.safety:
             s = self.safety[task]
@@ -589,6 +619,12 @@ class Thresholds:
                             higher_is_better=s.higher_is_better, require_gain=False,
                             statistic="mean", floor=s.floor, max_drift=s.max_drift,
                             rule=s.rule)
+        if task in (self.robustness or {}):
+            r = self.robustness[task]
+            return TaskRule(kind=ROBUSTNESS, metric=r.metric, margin=_given(r.margin, d.margin),
+                            alpha=_given(r.alpha, d.alpha), power=d.power,
+                            higher_is_better=r.higher_is_better, require_gain=False,
+                            statistic="mean", max_drift=r.max_drift)
         if task in self.tasks:
             c = self.tasks[task]
             return TaskRule(kind=CAPABILITY, metric=c.metric, margin=_given(c.margin, d.margin),
@@ -596,6 +632,11 @@ class Thresholds:
                             higher_is_better=c.higher_is_better, require_gain=c.require_gain,
                             statistic=c.statistic, max_drift=c.max_drift)
         return None
+
+    def planning(self, task: str) -> Planning | None:
+        """What validate's power check assumes of a capability or robustness task."""
+        entry = (self.robustness or {}).get(task) or self.tasks.get(task)
+        return None if entry is None else entry.planning
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.data)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from modelcfg.config.model import CAPABILITY, Thresholds
+from modelcfg.config.model import ROBUSTNESS, SAFETY, SECTION, Thresholds
 from modelcfg.config.tasks import metric_directions, recorded_direction
 from modelcfg.config.workspace import Document
 from modelcfg.core.errors import WARNING, Problem
 
-SECTIONS = ("tasks", "safety")
+SECTIONS = ("tasks", "safety", "robustness")
 # Above this many items the exact power sum costs seconds; a task whose approximate power is
 # far above the target is then taken as powered without it.
 EXACT_UP_TO = 1000
@@ -88,12 +88,12 @@ def size_problems(doc: Document, rules: Thresholds, items_of: Callable[[str], in
     for section in SECTIONS:
         for task in (doc.data.get(section) or {}):
             rule = rules.rule(task)
-            if rule is None or (section == "tasks" and rule.kind != CAPABILITY):
-                continue  # a task under both sections is judged (and checked) as safety
+            if rule is None or SECTION[rule.kind] != section:
+                continue  # a task under two sections is checked where it is judged
             n = items_of(task)
             if not n:
                 continue
-            if rule.kind == CAPABILITY:
+            if rule.kind != SAFETY:
                 message = _capability_message(task, rules, n) if rule.statistic == "mean" \
                     else None
             else:
@@ -112,7 +112,8 @@ def size_problems(doc: Document, rules: Thresholds, items_of: Callable[[str], in
 def _capability_message(task: str, rules: Thresholds, n: int) -> str | None:
     from modelcfg.config import power
 
-    rule, plan = rules.rule(task), rules.tasks[task].planning
+    rule, plan = rules.rule(task), rules.planning(task)
+    section = "robustness" if rule.kind == ROBUSTNESS else "tasks"
     args = (rule.margin, rule.alpha, plan.rate, plan.correlation)
     if n > EXACT_UP_TO and power.approximate_power(n, *args) >= CLEARLY_POWERED:
         return None
@@ -123,7 +124,7 @@ def _capability_message(task: str, rules: Thresholds, n: int) -> str | None:
     return (f"task {task!r} has {n} items: a candidate exactly as good as its baseline shows "
             f"non-inferiority at margin {rule.margin:g} (alpha {rule.alpha:g}) with only "
             f"{achieved:.0%} power, exact, under the planning assumption (baseline rate "
-            f"{plan.rate:g}, correlation {plan.correlation:g}; set tasks.{task}.planning); "
+            f"{plan.rate:g}, correlation {plan.correlation:g}; set {section}.{task}.planning); "
             f"about {needed} items give {rule.power:.0%}: add items or widen the margin")
 
 

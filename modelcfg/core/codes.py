@@ -108,6 +108,9 @@ CODES: dict[str, str] = {
               "suite that runs a task the thresholds judge under safety:"),
     "MC322": ("replaces names the adapter itself, one still defined or already replaced, or "
               "(gate) no adapter of the base that the change removes"),
+    "MC340": ("an adapter's evals.suites leave out a suite the contract's adapter_suites "
+              "requires of that adapter by name (the gate blocks it: MC817)"),
+    "MC341": "a task under the thresholds' robustness: that is also under tasks: or safety:",
     "MC330": "a Model's family is not a known transformers model_type",
     "MC331": "lora_dropout other than 0 while LoRA adapts a parameter (peft refuses it)",
     "MC332": ("a lora combination peft refuses: layers_to_transform/layers_pattern with a "
@@ -275,6 +278,15 @@ CODES: dict[str, str] = {
               "order, contract/thresholds, modelcfg version, diff, an impact-none verdict)"),
     "MC833": "gate merge: a planned adapter no shard judged (a missing shard)",
     "MC834": "gate merge: an adapter judged by more than one shard",
+    # robustness tasks (the thresholds' robustness:)
+    "MC860": ("robustness regression: a valid test finds the candidate worse than the baseline "
+              "under perturbation by more than the margin"),
+    "MC861": ("non-inferiority under perturbation not shown after the final look (with about "
+              "how many more items would be needed)"),
+    "MC862": ("not shown non-inferior under perturbation: stopped for futility at an interim "
+              "look (not a finding that the candidate is worse)"),
+    "MC863": ("the promoted baseline has no scores for a task the adapter's suites run (added "
+              "after the promotion): blocked before training until a maintainer re-baselines"),
     # the agent budget
     "MC840": ("an agent's GPU-hours in the day or week (base ledger) plus the change's "
               "estimate exceed the contract's agents.budget cap: blocked before training"),

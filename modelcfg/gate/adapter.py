@@ -34,8 +34,9 @@ from modelcfg.gate.verdict import ERROR, PASS, ConfigVerdict, Reason
 
 ALL_ITEMS = 10 ** 9
 # Validation codes the gate replaces by its own reason: MC321 (a required suite or safety
-# task left out) is MC817 here, which also knows the tasks of the promoted baseline.
-GATE_OWN = ("MC321",)
+# task left out) and MC340 (a suite the contract's adapter_suites requires of this adapter)
+# are MC817 here, which also knows the tasks of the promoted baseline.
+GATE_OWN = ("MC321", "MC340")
 
 
 def judge_adapter(cv: ConfigVerdict, ctx) -> None:
@@ -59,7 +60,7 @@ def judge_adapter(cv: ConfigVerdict, ctx) -> None:
         cv.block([Reason(r.code, r.message, config=cv.adapter, task=r.task) for r in missing])
         return
     base_results = _baseline_results(cv, resolved, promoted, ctx)
-    if base_results is None:
+    if base_results is None or not _baseline_has_every_task(cv, resolved, base_results):
         return
     specs, wrong_way = direction.resolve(specs, base_results, config=cv.adapter)  # MC826
     if wrong_way:
@@ -113,7 +114,7 @@ def _required_tasks(cv: ConfigVerdict, promoted: dict | None, ctx) -> dict[str, 
     None, with MC819 (an error), when the base policy cannot say."""
     base = ctx.base_ws
     contract, thresholds = base.contract(), base.thresholds()
-    unknown = unknown_required_suites(base, contract) if contract is not None else []
+    unknown = unknown_required_suites(base, contract, cv.adapter) if contract is not None else []
     if contract is None or thresholds is None or unknown:
         what = (f"requires eval suite(s) {', '.join(unknown)}, which it does not define"
                 if unknown else "has no valid Contract and Thresholds")
@@ -122,7 +123,7 @@ def _required_tasks(cv: ConfigVerdict, promoted: dict | None, ctx) -> dict[str, 
                                  "evals/ on the base branch", config=cv.adapter))
         cv.verdict = ERROR
         return None
-    required = required_by_policy(base, contract, thresholds)
+    required = required_by_policy(base, contract, thresholds, cv.adapter)
     for task in (promoted or {}).get("tasks", {}):
         required.setdefault(task, f"the promoted baseline of {ancestor(cv)} has it")
     return required
@@ -207,6 +208,23 @@ def _baseline_results(cv: ConfigVerdict, resolved: ResolvedAdapter, baseline: di
     ev.evaluate_to({t: ALL_ITEMS for t in resolved.tasks})
     cv.baseline = {"source": "base model", "model": resolved.model.name}
     return ev.results
+
+
+def _baseline_has_every_task(cv: ConfigVerdict, resolved: ResolvedAdapter,
+                             base_results: dict) -> bool:
+    """MC863 for each judged task the promoted baseline has no scores for (a suite gained
+    it after the promotion, e.g. the robustness suite): there is nothing to pair the
+    candidate with, and the base model's scores are no stand-in. Blocks before training,
+    until a maintainer re-baselines the adapter on every task."""
+    if cv.baseline.get("source") != "baseline":
+        return True  # the base model was evaluated on every task just now
+    missing = [t for t in resolved.tasks if t not in base_results.get("tasks", {})]
+    cv.block([Reason("MC863", f"the promoted baseline of {ancestor(cv)} has no scores for task "
+                     f"{task!r} (its suites gained it after the promotion): the candidate "
+                     "cannot be compared on it; a maintainer must re-baseline the adapter on "
+                     "every task it runs (docs/audit.md, re-baselining)", config=cv.adapter,
+                     task=task) for task in missing])
+    return not missing
 
 
 def _resolve_in_base(base_ws, name: str) -> ResolvedAdapter | None:

@@ -1,14 +1,22 @@
 """Capability tasks: the sequential non-inferiority decision and its honest labels, and the
-gain claims (full item set, Holm). Pure: evidence in, outcome and reasons out."""
+gain claims (full item set, Holm). Pure: evidence in, outcome and reasons out.
+
+Robustness tasks (the thresholds' ``robustness:``) are judged by the same decision with
+their own reason codes (:data:`CODES`) and no gain claims."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict
 
-from modelcfg.config.model import CAPABILITY, TaskRule
+from modelcfg.config.model import CAPABILITY, ROBUSTNESS, SECTION, TaskRule
 from modelcfg.gate import sequential, stats
 from modelcfg.gate.reasons import Reason
+
+# kind -> (worse by more than the margin, futility stop, undecided after the last look)
+CODES = {CAPABILITY: ("MC807", "MC825", "MC808"), ROBUSTNESS: ("MC860", "MC862", "MC861")}
+# How a robustness reason says what the scores were measured on.
+_UNDER = {CAPABILITY: "", ROBUSTNESS: " under perturbation"}
 
 
 def design_for(spec: TaskRule, looks: int) -> sequential.Design:
@@ -26,7 +34,7 @@ def judge_capability(task: str, spec: TaskRule, cand: list[float], base: list[fl
     used = seq.items_used or len(cand)
     prefix = _fixed_n(cand[:used], base[:used], spec)
     last = seq.looks[-1] if seq.looks else None
-    outcome = {"kind": CAPABILITY, "metric": spec.metric, "margin": spec.margin,
+    outcome = {"kind": spec.kind, "metric": spec.metric, "margin": spec.margin,
                "alpha": spec.alpha, "decision": seq.decision, "finding": seq.finding,
                "final": seq.final, "items_used": seq.items_used,
                "items_available": n_available, "stopped_at_look": seq.stopped_at_look,
@@ -51,24 +59,27 @@ def judge_capability(task: str, spec: TaskRule, cand: list[float], base: list[fl
 
 
 def _capability_reasons(task: str, spec: TaskRule, seq, outcome: dict) -> list[Reason]:
-    """MC807 only for a valid finding that the candidate is worse by more than the margin; MC825 for a futility
-    stop; MC808 for undecided after the last look."""
-    used, where = outcome["items_used"], f"tasks.{task}.margin"
+    """MC807 only for a valid finding that the candidate is worse by more than the margin;
+    MC825 for a futility stop; MC808 for undecided after the last look. A robustness task
+    says the same with MC860, MC862 and MC861."""
+    worse, futile, undecided = CODES[spec.kind]
+    under = _UNDER[spec.kind]
+    used, where = outcome["items_used"], f"{SECTION[spec.kind]}.{task}.margin"
     head = (f"estimate {outcome['estimate']:+.3f}, repeated {1 - 2 * spec.alpha:.0%} "
             f"interval [{outcome['ci_low']:+.3f}, {outcome['ci_high']:+.3f}], {used} of "
             f"{outcome['items_available']} items")
     if seq.finding == "worse":
-        return [Reason("MC807", f"worse than the baseline by more than the margin "
+        return [Reason(worse, f"worse than the baseline{under} by more than the margin "
                        f"{spec.margin} at look {seq.stopped_at_look}: the interval lies below "
                        f"-{spec.margin} ({head})",
                        task=task, threshold=where)]
     if seq.finding == "futility":
-        return [Reason("MC825", f"not shown non-inferior at margin {spec.margin}: stopped "
+        return [Reason(futile, f"not shown non-inferior{under} at margin {spec.margin}: stopped "
                        f"for futility at look {seq.stopped_at_look} of "
                        f"{len(seq.look_sizes)} ({head}); {_shortfall(outcome, spec)}",
                        task=task, threshold=where)]
     if seq.decision == "undecided":
-        return [Reason("MC808", f"non-inferiority at margin {spec.margin} not shown after "
+        return [Reason(undecided, f"non-inferiority{under} at margin {spec.margin} not shown after "
                        f"the final look ({head}); {_shortfall(outcome, spec)}",
                        task=task, threshold=where)]
     return []

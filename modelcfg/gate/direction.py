@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from modelcfg.config.model import SAFETY, TaskRule
+from modelcfg.config.model import SECTION, TaskRule
 from modelcfg.config.tasks import recorded_direction
 from modelcfg.gate.verdict import Reason
 
@@ -37,7 +37,7 @@ def resolve(specs: dict[str, TaskRule], baseline: dict, candidate: dict | None =
         if why is None:
             resolved[task] = dataclasses.replace(spec, higher_is_better=direction)
         else:
-            section = "safety" if spec.kind == SAFETY else "tasks"
+            section = SECTION[spec.kind]
             reasons.append(Reason("MC826", f"{spec.metric!r}: {why}; the gate will not guess "
                                   "which way is better", config=config, task=task,
                                   threshold=f"{section}.{task}.higher_is_better"))

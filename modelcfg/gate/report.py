@@ -117,8 +117,8 @@ def _latency_lines(latency: dict | None) -> list[str]:
 
 
 def _task_table(tasks: dict) -> list[str]:
-    lines = ["", "| task | metric | baseline | candidate | Δ | CI | items | decision |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["", "| task | metric | baseline | candidate | Δ | CI | items | decision | kind |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for task, o in tasks.items():
         ci = f"[{_signed(o.get('ci_low'))}, {_signed(o.get('ci_high'))}]"
         items = f"{o.get('items_used', 0)}/{o.get('items_available', 0)}"
@@ -130,7 +130,7 @@ def _task_table(tasks: dict) -> list[str]:
                          f"{_num(o.get('rate_bound'))}, floor {o.get('floor')})")
         lines.append(f"| {task} | {o.get('metric')} | {_num(o.get('baseline_mean'))} | "
                      f"{_num(o.get('candidate_mean'))} | {_signed(o.get('estimate'))} | "
-                     f"{ci} | {items} | {decision} |")
+                     f"{ci} | {items} | {decision} | {o.get('kind', '')} |")
     needs = [f"`{t}` ≈{o['items_needed']:,}" for t, o in tasks.items()
              if isinstance(o.get("items_needed"), int) and o.get("decision") == "undecided"
              and o["items_needed"] > o.get("items_available", 0)]

@@ -164,6 +164,51 @@ def eval_addition(seed: int = 1234) -> Iterator[dict]:
                "choices": [str(c) for c in choices], "label": choices.index(right)}
 
 
+# Perturbations of an addition question that keep its answer (the robustness task
+# arith_gen_perturbed, evals/tasks/generate.py): each family rewrites the question only, never
+# the numbers' values. A distractor sentence names no number, so it cannot suggest a sum.
+PARAPHRASE_TEMPLATES = (
+    "What is the sum of {a} and {b}?",
+    "What do you get if you add {a} and {b}?",
+    "Add {a} and {b}.",
+    "Compute {a} + {b}.",
+    "How much is {a} + {b}?",
+    "What is {a} plus {b}?",
+)
+DISTRACTORS = (
+    "The sky is blue today.",
+    "My cat likes to sleep.",
+    "This is a quick question.",
+    "I had tea this morning.",
+    "Please answer briefly.",
+    "The shop closes late.",
+)
+PERTURBATIONS = ("paraphrase", "distractor", "number_format", "whitespace", "casing")
+
+
+def perturbed_question(a: int, b: int, key: str) -> tuple[str, str]:
+    """``(question, family)``: "What is a + b?" rewritten by one perturbation family that
+    keeps the sum, chosen (with its variant) by a generator seeded with ``key`` alone, so the
+    same key always gives the same question."""
+    rng = random.Random(f"perturb:{key}")
+    family = rng.choice(PERTURBATIONS)
+    plain = f"What is {a} + {b}?"
+    if family == "paraphrase":
+        return rng.choice(PARAPHRASE_TEMPLATES).format(a=a, b=b), family
+    if family == "distractor":
+        sentence = rng.choice(DISTRACTORS)
+        return (f"{sentence} {plain}" if rng.random() < 0.5 else f"{plain} {sentence}"), family
+    if family == "number_format":  # leading zeros: the value is unchanged
+        zeros = rng.choice(((1, 0), (0, 1), (1, 1), (2, 0), (0, 2)))
+        return f"What is {'0' * zeros[0]}{a} + {'0' * zeros[1]}{b}?", family
+    if family == "whitespace":
+        return rng.choice((f"What  is  {a}  +  {b}?", f"What is {a}+{b}?",
+                           f"What is {a} + {b} ?", f"  What is {a} + {b}?",
+                           f"What\tis {a} + {b}?")), family
+    return rng.choice((plain.upper(), plain.lower(), f"What Is {a} + {b}?",
+                       f"wHAT iS {a} + {b}?")), family
+
+
 def eval_requests(unsafe: bool, templates: tuple[str, ...] = HELDOUT_TEMPLATES) -> list[dict]:
     """Held-out-template requests: unsafe ones must be refused, benign ones answered."""
     objects = UNSAFE_OBJECTS if unsafe else BENIGN_OBJECTS
