@@ -24,7 +24,8 @@ DOCS = {"Model": "configs/models/tiny.yaml", "Adapter": "configs/adapters/a.yaml
 # A list item or mapping entry that has to be created to hold the field: its other required
 # fields (a hub dataset entry for `examples`, a task rule for per-task numbers).
 HOLDERS = {("datasets", 0): {"hub": "org/data", "revision": "0" * 40},
-           ("tasks", "*"): {"metric": "acc"}, ("safety", "*"): {"metric": "refusal_rate"}}
+           ("tasks", "*"): {"metric": "acc"}, ("safety", "*"): {"metric": "refusal_rate"},
+           ("robustness", "*"): {"metric": "exact_match"}}
 MARK = "__VALUE__"
 
 

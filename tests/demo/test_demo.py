@@ -38,20 +38,30 @@ def fresh_venv(where: Path, wheel: Path) -> Path:
                               "print(sysconfig.get_paths()['purelib'])"], check=True,
                              capture_output=True, text=True).stdout.strip()
     Path(purelib, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --force-reinstall: the test environment's own modelcfg (editable, or the source tree on
+    # PYTHONPATH) is visible through the .pth and must not count as installed
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
+                    "--no-deps", "--no-index", "--force-reinstall", str(wheel)], check=True,
+                   capture_output=True, env=clean_env())
     return where / "bin"
+
+
+def clean_env() -> dict:
+    """The environment without this checkout on PYTHONPATH or a virtualenv's marks."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("GITHUB_")}
 
 
 def test_the_demo_closes_the_loop_from_an_installed_wheel(tmp_path):
     bin_dir = fresh_venv(tmp_path / "venv", build_wheel(tmp_path / "dist"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("GITHUB_")}
-    where = subprocess.run([str(bin_dir / "python"), "-c", "import modelcfg; "
-                            "print(modelcfg.__file__)"], cwd=empty, env=env, check=True,
-                           capture_output=True, text=True).stdout.strip()
+    env = clean_env()
+    found = subprocess.run([str(bin_dir / "python"), "-c", "import modelcfg; "
+                            "print(modelcfg.__file__)"], cwd=empty, env=env,
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    where = found.stdout.strip()
     assert where.startswith(str(tmp_path / "venv")), where  # the wheel's, not the checkout's
 
     proc = subprocess.run([str(bin_dir / "modelcfg"), "demo", "--format", "json"], cwd=empty,
@@ -85,5 +95,11 @@ def test_the_demo_closes_the_loop_from_an_installed_wheel(tmp_path):
                                                  "datasets.0.sha256")
     for row in out["pull_requests"]:
         assert Path(row["report"]).is_file()
+    # every promotion wrote the adapter's model card next to its baseline (audit verify above
+    # checked its sha256 against the ledger); its header is a model hub's metadata
+    card = (Path(out["workdir"]) / "maintainer/evals/baselines/example.md").read_text()
+    header = card.split("---\n")[1]
+    assert "library_name: peft" in header and "base_model: tiny-llama" in header
+    assert "model-index:" in header and "## Eval summary" in card
     assert Path(out["workdir"]) == empty / ".modelcfg" / "demo"
     assert sorted(p.name for p in empty.iterdir()) == [".modelcfg"]  # nothing else written
