@@ -22,10 +22,10 @@ Decisions (``max_regression`` m, absolute limit L on seconds per token):
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+from modelcfg.core.numbers import is_finite
 from modelcfg.core.order_statistics import binom_half_cdf, min_pairs, order_k
 from modelcfg.gate.reasons import Reason
 
@@ -49,7 +49,7 @@ def ratio_interval(candidate: Sequence[float], baseline: Sequence[float],
     if len(candidate) != len(baseline):
         raise ValueError(f"{len(candidate)} candidate timings, {len(baseline)} baseline ones")
     for t in (*candidate, *baseline):
-        if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
+        if not (is_finite(t) and t > 0):
             raise ValueError(f"a time of {t!r} is not a positive finite number")
     n = len(candidate)
     ratios = sorted(c / b for c, b in zip(candidate, baseline))
