@@ -53,7 +53,6 @@ class CI:
         self.checkout, self.fake, self.runs_dir, self.out_root = checkout, fake, runs_dir, out_root
         self.env = env
         self.emit = emit or (lambda event: None)
-        self.runs: list[Run] = []
         self.next_run = 7000
 
     def _run_id(self) -> int:
@@ -95,7 +94,6 @@ class CI:
         if recorded is not None and not recorded.already:
             run.log.append(f"recorded the attempt of {recorded.adapter}: ledger "
                            f"#{recorded.entry['seq']}")
-        self.runs.append(run)
         return run
 
     def push(self, branch: str, before: str) -> Run:
@@ -117,7 +115,6 @@ class CI:
                                           branch=branch):
             run.log.append(f"promoted {result.adapter}: ledger #{result.entry['seq']}, "
                            f"commit {str(result.commit)[:12]}")
-        self.runs.append(run)
         return run
 
     def _command(self, args: list[str], run_id: int) -> str:
@@ -138,12 +135,3 @@ def _zip(folder: Path, names: list[str]) -> bytes:
             if (folder / name).is_file():
                 zf.write(folder / name, name)
     return buffer.getvalue()
-
-
-def summary(run: Run) -> dict:
-    """The verdict and reason codes of a run, for the demo's table."""
-    report = run.report
-    codes = sorted({r["code"] for c in report.get("configs", []) for r in c.get("reasons", [])}
-                   | {r["code"] for r in report.get("reasons", [])})
-    return {"verdict": report.get("verdict"), "codes": codes,
-            "report": str(run.out / "report.md"), "gate_json": str(run.out / "gate.json")}
