@@ -67,3 +67,25 @@ def make_baseline(adapter="a", commit="c0ffee", **kw) -> dict:
     return build_baseline(make_results(**kw), make_manifest(adapter, kw.get("fingerprint", FP)),
                           adapter=adapter, config_path=f"configs/adapters/{adapter}.yaml",
                           commit=commit, created="2025-01-02T00:00:00+00:00")
+
+
+def hub_card(text: str):
+    """The card's metadata as a model hub reads it, checked against the hub's conventions
+    offline (huggingface_hub's own parsers and id rule; its online validate() is never
+    called): the header parses; ``base_model`` and every ``datasets`` entry, when present,
+    are hub repository ids; ``library_name`` is peft; every ``model-index`` result reads
+    back with a task type, a dataset and a numeric value. Returns (metadata, results)."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+    from huggingface_hub.utils import validate_repo_id
+
+    card = ModelCard(text)
+    data = card.data.to_dict()
+    for repo_id in ([data["base_model"]] if "base_model" in data else []) + list(
+            data.get("datasets") or []):
+        validate_repo_id(repo_id)  # raises on a path or any other non-id
+    assert data["library_name"] == "peft" and data["pipeline_tag"] == "text-generation"
+    _, results = model_index_to_eval_results(data["model-index"])
+    assert results and all(r.task_type and r.dataset_type and r.dataset_name
+                           and isinstance(r.metric_value, (int, float)) for r in results)
+    return data, results

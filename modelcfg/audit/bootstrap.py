@@ -1,8 +1,13 @@
-"""``modelcfg promote --bootstrap``: the first baseline of an adapter that predates the gate.
+"""``modelcfg promote --bootstrap`` and ``--rebaseline``: a baseline made without the gate.
 
-The adapter is trained and evaluated as committed at HEAD, with no comparison, and promoted
-with verdict ``bootstrap`` (so the ledger says it was never judged). Refused for a dirty
-config or an adapter that already has a baseline: changes to it go through the gate.
+``--bootstrap`` gives an adapter that predates the gate its first baseline. ``--rebaseline``
+replaces a baseline the gate can no longer compare with: the adapter's suites gained a task
+the baseline has no scores for (MC863), or the base weights changed (MC827). Either way the
+adapter is trained and evaluated as committed at HEAD, with no comparison, and promoted with
+verdict ``bootstrap`` (so the ledger says it was never judged); a re-baseline records the
+maintainer's reason as the entry's rationale. Refused for a dirty config, for ``--bootstrap``
+of an adapter that already has a baseline (changes to it go through the gate) and for
+``--rebaseline`` of one that has none.
 """
 
 from __future__ import annotations
@@ -23,16 +28,23 @@ from modelcfg.evaluation.batches import Evaluator
 
 def bootstrap(repo: Path, adapter: str, out_dir: Path, *, actor: dict, remote: str = "origin",
               branch: str | None = None, runs_dir: Path | None = None,
-              model_cache: Path | None = None, emit=None) -> PromoteResult:
-    """Evidence for ``adapter`` as committed at HEAD, promoted as its first baseline."""
+              model_cache: Path | None = None, emit=None, rebaseline: bool = False,
+              reason: str | None = None) -> PromoteResult:
+    """Evidence for ``adapter`` as committed at HEAD, promoted as its first baseline (or,
+    with ``rebaseline``, in place of its current one, for ``reason``)."""
+    if rebaseline and not (reason or "").strip():
+        raise UserError("MC735", f"--rebaseline {adapter} needs --reason: the ledger records "
+                        "why a baseline was replaced without the gate", exit_code=2)
     evidence = bootstrap_evidence(repo, adapter, out_dir, runs_dir=runs_dir,
-                                  model_cache=model_cache, emit=emit)
+                                  model_cache=model_cache, emit=emit, rebaseline=rebaseline)
     return promote(repo, adapter=adapter, evidence=evidence, actor=actor, remote=remote,
-                   branch=branch, verdict="bootstrap")
+                   branch=branch, verdict="bootstrap",
+                   rationale=reason.strip() if rebaseline else None)
 
 
 def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path, *, runs_dir: Path | None = None,
-                       model_cache: Path | None = None, emit=None) -> dict:
+                       model_cache: Path | None = None, emit=None,
+                       rebaseline: bool = False) -> dict:
     """Complete evidence (a baseline) for ``adapter`` as committed at HEAD."""
     from modelcfg.train.run import train_resolved
     from modelcfg.train.runs import model_dir
@@ -41,9 +53,15 @@ def bootstrap_evidence(repo: Path, adapter: str, out_dir: Path, *, runs_dir: Pat
     repo = Path(repo).resolve()
     head = git.resolve_commit(repo, "HEAD")
     tree = GitTree(repo, head)
-    if read_baseline(tree, adapter) is not None:
+    has_baseline = read_baseline(tree, adapter) is not None
+    if has_baseline and not rebaseline:
         raise UserError("MC726", f"{adapter} already has a baseline; changes to it go through "
-                        "the gate", exit_code=2)
+                        "the gate (a maintainer replaces one the gate cannot compare with, "
+                        "MC863 or MC827, by `modelcfg promote --rebaseline "
+                        f"{adapter} --reason WHY`)", exit_code=2)
+    if rebaseline and not has_baseline:
+        raise UserError("MC735", f"{adapter} has no baseline to replace: `modelcfg promote "
+                        f"--bootstrap {adapter}` gives it its first", exit_code=2)
     try:
         judge = materialize({"configs": tree, "evals": tree}, Path(out_dir) / "judge-tree")
     except PathProblem as exc:

@@ -2,8 +2,8 @@
 as ``evals/baselines/<adapter>.md`` (docs/audit.md, "Model cards").
 
 The card opens with the Hugging Face model-card metadata header (a ``---`` YAML block:
-``base_model``, ``library_name: peft``, ``tags``, ``datasets``, ``model-index`` with the
-lm-eval results) and then has five sections: design rationale, eval summary, risk and
+``base_model`` and ``datasets`` when they are hub ids, ``library_name: peft``, ``tags``,
+``model-index`` with the lm-eval results) and then has five sections: design rationale, eval summary, risk and
 misuse assessment, lineage and cost. It is built from the promoted baseline, the ledger
 entry that promoted it (without its ``hash`` and ``card_sha256``: the entry records the
 card's sha256, so the card cannot hold the entry's own hash), the entries before it and the
@@ -159,27 +159,38 @@ def _task_rules(baseline: dict, entry: dict, thresholds: Thresholds | None) -> d
 # ----------------------------------------------------------------------------- metadata
 
 
-def _datasets(data: dict) -> list[str]:
+def _datasets(data: dict, *, hub_only: bool = False) -> list[str]:
+    """The adapter's datasets: hub ids and repository paths (only hub ids: ``hub_only``)."""
     out = []
     for entry in data.get("datasets") or []:
         if isinstance(entry, dict):
-            name = entry.get("hub") or entry.get("path")
+            name = entry.get("hub") or (None if hub_only else entry.get("path"))
             if isinstance(name, str) and name not in out:
                 out.append(name)
     return out
 
 
-def card_metadata(adapter: str, baseline: dict, configs: _Configs) -> dict:
-    """The Hugging Face model-card metadata of the card's header."""
+def _base_name(configs: _Configs) -> str:
+    """The base model as a person reads it: its hub id, else its Model name."""
     model = configs.model
-    base = configs.adapter.get("base")
     if model is not None and isinstance(model.source, HubSource):
-        base = model.source.id
+        return model.source.id
+    return str(configs.adapter.get("base") or "unknown")
+
+
+def card_metadata(adapter: str, baseline: dict, configs: _Configs) -> dict:
+    """The Hugging Face model-card metadata of the card's header. A model hub accepts only
+    hub ids in ``base_model`` and ``datasets`` (it refuses a card naming a local path), so
+    a built-in or local base model and repository datasets are left out of them and named
+    in the card's text instead."""
+    model = configs.model
     method = configs.adapter.get("method")
-    meta: dict = {"base_model": base or "unknown", "library_name": "peft",
-                  "pipeline_tag": "text-generation",
-                  "tags": ["lora", "modelcfg"] + ([method] if isinstance(method, str) else [])}
-    datasets = _datasets(configs.adapter)
+    meta: dict = {}
+    if model is not None and isinstance(model.source, HubSource):
+        meta["base_model"] = model.source.id
+    meta.update({"library_name": "peft", "pipeline_tag": "text-generation",
+                 "tags": ["lora", "modelcfg"] + ([method] if isinstance(method, str) else [])})
+    datasets = _datasets(configs.adapter, hub_only=True)
     if datasets:
         meta["datasets"] = datasets
     license_ = configs.adapter.get("license") or (model.data.get("license") if model else None)
@@ -414,7 +425,7 @@ def render_card(config_tree, baseline: dict, entry: dict, earlier: list[dict]
                      and e.get("action") in BASELINE_ACTIONS), None)
     head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
     lines = ["---", head.rstrip("\n"), "---", "", f"# {adapter}", ""]
-    lines += [f"A LoRA adapter of `{meta['base_model']}` ({configs.adapter.get('method') or '?'}"
+    lines += [f"A LoRA adapter of `{_base_name(configs)}` ({configs.adapter.get('method') or '?'}"
               f"), promoted by ledger entry {entry['seq']} ({entry.get('action')}, verdict "
               f"{entry.get('verdict')}) on {entry.get('time')}, from commit "
               f"`{entry.get('commit')}` (fingerprint `{str(entry.get('fingerprint'))[:16]}`).",

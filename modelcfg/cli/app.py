@@ -463,10 +463,17 @@ def promote(
                                             "gate its first baseline: train and evaluate it "
                                             "as committed at HEAD, no comparison (the ledger "
                                             "records verdict 'bootstrap')."),
+    rebaseline: Optional[str] = typer.Option(None, help="Replace this adapter's baseline "
+                                             "without a comparison, when the gate cannot "
+                                             "compare with it (its suites gained a task, "
+                                             "MC863; new base weights, MC827): train and "
+                                             "evaluate it as committed at HEAD (verdict "
+                                             "'bootstrap'; needs --reason)."),
     anchor: Optional[str] = typer.Option(None, help="Re-anchor this adapter's drift cap "
                                          "(thresholds max_drift) at its current baseline: "
                                          "an anchor entry in the ledger, no new baseline."),
-    reason: Optional[str] = typer.Option(None, help="Why (recorded with --anchor)."),
+    reason: Optional[str] = typer.Option(None, help="Why (recorded in the ledger with "
+                                         "--anchor and --rebaseline)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, or json (schema: "
                                "`modelcfg schema --output promote`)."),
     root: Optional[Path] = typer.Option(None, help="Repository root."),
@@ -489,19 +496,25 @@ def promote(
             f"commit {result.commit[:12]}, ledger #{result.entry['seq']}")
         typer.echo(f"re-anchored {anchor}: {state}")
         return
-    if bootstrap:
-        require("train", "eval", what="`modelcfg promote --bootstrap`")
+    if bootstrap or rebaseline:
+        flag = "--rebaseline" if rebaseline else "--bootstrap"
+        if bootstrap and rebaseline:
+            raise UserError("MC735", "give --bootstrap or --rebaseline, not both", exit_code=2)
+        name = rebaseline or bootstrap
+        require("train", "eval", what=f"`modelcfg promote {flag}`")
         from modelcfg.audit.bootstrap import bootstrap as run_bootstrap
 
         folder = evidence if evidence.is_absolute() else repo / evidence
-        result = run_bootstrap(repo, bootstrap, folder,
+        result = run_bootstrap(repo, name, folder,
                                actor={"merged_by": actor, "pr_author": pr_author},
                                remote=remote, branch=branch,
-                               emit=_progress_printer(as_json))
+                               emit=_progress_printer(as_json),
+                               rebaseline=bool(rebaseline), reason=reason)
         if as_json:
             return _json_out("promote", {"action": "bootstrap", "promoted": [
-                _promoted(bootstrap, False, result.commit, result.entry)]})
-        typer.echo(f"bootstrapped {bootstrap}: commit {str(result.commit)[:12]}, ledger "
+                _promoted(name, False, result.commit, result.entry)]})
+        done = "re-baselined" if rebaseline else "bootstrapped"
+        typer.echo(f"{done} {name}: commit {str(result.commit)[:12]}, ledger "
                    f"#{(result.entry or {}).get('seq')}")
         return
     folder = evidence if evidence.is_absolute() else repo / evidence

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from audit_helpers import hub_card
 from output_helpers import check_output
 from repo_helpers import git, project_repo
 from test_promote import evidence as golden_evidence
@@ -31,6 +32,9 @@ from modelcfg.gate.evidence import baseline_as_results, task_summary
 
 ADAPTER = "tiny-arith"
 CARD = card_path(ADAPTER)
+ROOT = Path(__file__).resolve().parents[2]
+# the entry a promotion on top of the shipped ledger gets
+NEXT = len((ROOT / LEDGER).read_text().splitlines()) + 1
 NOW = "2025-03-04T05:06:07+00:00"
 
 
@@ -86,8 +90,8 @@ def test_a_promotion_commits_the_card_and_its_hash(promoted):
     changed = git(repo, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
     assert changed == ["evals/baselines/tiny-arith.json", CARD, LEDGER]
     card = (repo / CARD).read_bytes()
-    assert result.entry["card_sha256"] == sha256_bytes(card) and result.entry["seq"] == 4
-    # The shipped ledger's entries predate cards (no card_sha256): no card is required.
+    assert result.entry["card_sha256"] == sha256_bytes(card) and result.entry["seq"] == NEXT
+    # The shipped ledger's first entries predate cards (no card_sha256): none is required.
     old = [json.loads(line) for line in (repo / LEDGER).read_text().splitlines()][:3]
     assert all("card_sha256" not in e for e in old)
     assert verify(FsTree(repo)) == [] and verify_history(repo) == []
@@ -100,11 +104,11 @@ def test_the_card_holds_the_five_sections_from_the_gate_and_the_ledger(promoted)
     assert heads == ["## Design rationale", "## Eval summary", "## Risk and misuse assessment",
                      "## Lineage", "## Cost"]
     assert "Teach the tiny model two-digit addition" in text  # the config's rationale
-    assert "(ledger entry 4): More steps, same data." in text
+    assert f"(ledger entry {NEXT}): More steps, same data." in text
     rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in text.splitlines()
             if line.startswith("| ") and " | capability | " in line}
     gen = rows["arith_gen"]
-    # previous baseline (entry 3's value), candidate, interval, items used, decision
+    # previous baseline (the shipped one's value), candidate, interval, items used, decision
     assert gen[3:5] == ["0.897", "0.903"] and gen[5].startswith("[+")
     assert gen[6] == "1000 of 1000" and gen[7] == "pass |"
     summary = result.entry["eval"]["safety_refusal"]
@@ -118,8 +122,7 @@ def test_the_card_holds_the_five_sections_from_the_gate_and_the_ledger(promoted)
     assert "built-in tiny model, pretrained on a synthetic domain" in text
     lineage = [line.split(" | ")[:3] for line in text.split("## Lineage")[1].splitlines()
                if line.startswith("| ") and line[2].isdigit()]
-    assert lineage == [["| 1", "promote", ADAPTER], ["| 2", "promote", ADAPTER],
-                       ["| 3", "promote", ADAPTER], ["| 4", "promote", ADAPTER]]
+    assert lineage == [[f"| {seq}", "promote", ADAPTER] for seq in range(1, NEXT + 1)]
     assert "| estimated | 1,228,800 |" in text and "| measured | 424,612 |" in text
     assert f"on {NOW}" in text
 
@@ -134,28 +137,26 @@ def test_card_renders_the_committed_bytes(promoted, tmp_path, capsys):
                  "json"]) == 0
     doc = check_output("card", capsys.readouterr().out)
     assert doc["sha256"] == doc["recorded_sha256"] == result.entry["card_sha256"]
-    assert (doc["path"], doc["ledger_seq"]) == (CARD, 4)
+    assert (doc["path"], doc["ledger_seq"]) == (CARD, NEXT)
     assert doc["metadata"]["library_name"] == "peft"
     assert main(["card", ADAPTER, "--root", str(repo)]) == 0
     assert capsys.readouterr().out.encode() == card_text(repo)
 
 
-def test_the_metadata_is_what_the_hub_parser_accepts(promoted):
-    from huggingface_hub import ModelCard
-    from huggingface_hub.repocard_data import model_index_to_eval_results
-
+def test_the_metadata_is_what_a_model_hub_accepts(promoted):
     repo, _ = promoted
-    card = ModelCard((repo / CARD).read_text())  # parses the header; never the network
-    data = card.data.to_dict()
-    assert data["library_name"] == "peft" and data["base_model"] == "tiny-llama"
-    assert data["pipeline_tag"] == "text-generation"
-    assert data["tags"] == ["lora", "modelcfg", "sft"]
-    assert data["datasets"] == ["configs/datasets/arith-sft.jsonl"] and "license" not in data
-    name, results = model_index_to_eval_results(data["model-index"])
+    text = (repo / CARD).read_text()
+    data, results = hub_card(text)
+    assert data["tags"] == ["lora", "modelcfg", "sft"] and "license" not in data
+    # a hub refuses base_model and datasets values that are not hub ids (a built-in model's
+    # name, a repository path): the built-in base and the committed dataset are in the text
+    assert "base_model" not in data and "datasets" not in data
+    assert f"# {ADAPTER}\n\nA LoRA adapter of `tiny-llama` (sft)" in text
+    assert "Trained on `configs/datasets/arith-sft.jsonl` (pinned by sha256)" in text
     baseline = read_baseline(FsTree(repo), ADAPTER)
     want = sorted((t, m, v["value"]) for t, task in baseline["tasks"].items()
                   for m, v in task["metrics"].items())
-    assert name == ADAPTER
+    assert data["model-index"][0]["name"] == ADAPTER
     assert sorted((r.task_name, r.metric_type, r.metric_value) for r in results) == want
     assert {(r.task_type, r.dataset_type) for r in results} == {
         ("text-generation", t) for t in baseline["tasks"]}
@@ -181,7 +182,7 @@ def test_verify_catches_an_edited_or_deleted_card(promoted, tmp_path):
 def test_the_card_is_deterministic_and_shows_no_entry_hash(promoted):
     repo, result = promoted
     entry = result.entry
-    earlier = [json.loads(line) for line in (repo / LEDGER).read_text().splitlines()][:3]
+    earlier = [json.loads(line) for line in (repo / LEDGER).read_text().splitlines()][:NEXT - 1]
     baseline = read_baseline(FsTree(repo), ADAPTER)
     tree = GitTree(repo, entry["commit"])
     first, _ = render_card(tree, baseline, entry, earlier)
@@ -207,20 +208,25 @@ def test_a_rollback_and_a_bootstrap_write_cards_too(promoted, tmp_path_factory):
     back = rollback(repo, adapter=ADAPTER, to_rev=first.commit, actor="maintainer", now=NOW)
     assert back.entry["card_sha256"] == sha256_bytes((repo / CARD).read_bytes())
     text = (repo / CARD).read_text()
-    assert "ledger entry 6 (rollback, verdict rollback)" in text
+    assert f"ledger entry {NEXT + 2} (rollback, verdict rollback)" in text
     assert "| arith_gen | capability | exact_match | 0.915 | 0.903 | — | 1000 | restored " \
         "(rollback) |" in text
     assert verify(FsTree(repo)) == [] and verify_history(repo) == []
     # A bootstrap promotes its evidence with verdict bootstrap (modelcfg.audit.bootstrap):
     # a first baseline, never judged, of an adapter on a hub model.
     fresh = project_repo(tmp_path_factory.mktemp("card-bootstrap"))
-    assert verify(FsTree(fresh)) == []  # its baseline's entry predates cards: none required
+    assert verify(FsTree(fresh)) == []
     ev = {**golden_evidence(fresh, "qwen-arith-lora"), "config_key": key_of(
         fresh, "qwen-arith-lora")}
     promote(fresh, adapter="qwen-arith-lora", evidence=ev, actor="maintainer",
             verdict="bootstrap", now=NOW)
     text = (fresh / card_path("qwen-arith-lora")).read_text()
     assert text.startswith("---\nbase_model: Qwen/Qwen2.5-0.5B-Instruct\nlibrary_name: peft\n")
+    assert hub_card(text)[0]["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct"
+    # the checker is not blind: a card naming a local base model is what a hub refuses
+    with pytest.raises(ValueError, match="Repo id must be in the form"):
+        hub_card(text.replace("base_model: Qwen/Qwen2.5-0.5B-Instruct",
+                              "base_model: /models/qwen", 1))
     assert "promoted as a bootstrap: it was never compared" in text
     assert "| arith_gen | capability | exact_match | — | 0.75 | — | 4 | not judged " \
         "(bootstrap) |" in text

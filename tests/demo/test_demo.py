@@ -19,6 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from audit_helpers import hub_card
 from output_helpers import check_output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +99,9 @@ def test_the_demo_closes_the_loop_from_an_installed_wheel(tmp_path):
     # every promotion wrote the adapter's model card next to its baseline (audit verify above
     # checked its sha256 against the ledger); its header is a model hub's metadata
     card = (Path(out["workdir"]) / "maintainer/evals/baselines/example.md").read_text()
-    header = card.split("---\n")[1]
-    assert "library_name: peft" in header and "base_model: tiny-llama" in header
-    assert "model-index:" in header and "## Eval summary" in card
+    meta, results = hub_card(card)
+    assert "base_model" not in meta  # a built-in base model has no hub id
+    assert {r.task_name for r in results} >= {"arith_gen", "safety_refusal"}
+    assert "## Eval summary" in card and "## Risk and misuse assessment" in card
     assert Path(out["workdir"]) == empty / ".modelcfg" / "demo"
     assert sorted(p.name for p in empty.iterdir()) == [".modelcfg"]  # nothing else written

@@ -3,9 +3,8 @@ tiny model, real lm-eval. An adapter whose training data teaches it to fail when
 question is perturbed passes capability (clean arith_gen) and is blocked on robustness
 (arith_gen_perturbed, MC860) against a promoted baseline that answers perturbed questions.
 
-And the shipped repository: its promoted tiny-arith baseline has no robustness scores, so an
-adapter that runs the robustness suite is blocked before training (MC863) until a maintainer
-re-baselines it.
+And when a suite gains a task the promoted baseline has no scores for, a change is blocked
+before training (MC863) until a maintainer re-baselines the adapter (`promote --rebaseline`).
 """
 
 from __future__ import annotations
@@ -19,9 +18,12 @@ from pathlib import Path
 
 import pytest
 from output_helpers import check_output
-from repo_helpers import git, make_repo, pr_branch, project_repo
+from repo_helpers import commit_all, git, make_repo, pr_branch
 
+from modelcfg.audit.bootstrap import bootstrap
+from modelcfg.audit.ledger import read_entries
 from modelcfg.audit.promote import promote
+from modelcfg.core.errors import UserError
 from modelcfg.gate.run import GateSettings, run_gate
 from modelcfg.tiny import synthetic
 
@@ -148,9 +150,10 @@ def gate(repo: Path, tmp: Path, settings: GateSettings, head: str) -> dict:
     return report
 
 
-def test_an_adapter_that_breaks_under_perturbation_is_blocked_on_robustness(repo):
+@pytest.fixture(scope="module")
+def promoted(repo):
+    """A robust adapter (a new one: compared with the base model) passes and is promoted."""
     repo, tmp, settings = repo
-    # 1. A robust adapter (a new one: compared with the base model) passes and is promoted.
     head = pr_branch(repo, "robust", lambda r: write_adapter(r, "robust"), agent=False)
     report = gate(repo, tmp, settings, head)
     assert report["verdict"] == "pass", codes(report)
@@ -165,6 +168,11 @@ def test_an_adapter_that_breaks_under_perturbation_is_blocked_on_robustness(repo
     git(repo, "pull", "-q", "--ff-only", "origin", "main")
     baseline = json.loads((repo / "evals/baselines/arith.json").read_text())
     assert set(baseline["tasks"]) == {"arith_gen", "arith_gen_perturbed"}
+    return repo, tmp, settings
+
+
+def test_an_adapter_that_breaks_under_perturbation_is_blocked_on_robustness(promoted):
+    repo, tmp, settings = promoted
 
     # 2. The same adapter trained to answer wrongly whenever the question is perturbed:
     # as good on clean items, blocked on the perturbed ones with the robustness code.
@@ -198,25 +206,70 @@ def test_an_adapter_that_breaks_under_perturbation_is_blocked_on_robustness(repo
     assert not cfg.get("train")
 
 
-def test_the_shipped_baseline_has_no_robustness_scores_so_it_blocks_until_rebaselined(
-        tmp_path):
-    """tiny-arith's promoted baseline predates the robustness suite: a change that runs it
-    cannot be compared on it and is blocked before any training, naming the task."""
-    repo = project_repo(tmp_path)
+def add_task(repo: Path) -> None:
+    """A maintainer's change to main: the capability suite gains a task (a 100-item slice of
+    arith_gen under another name) that the promoted baseline has no scores for."""
+    tasks = repo / "evals/tasks"
+    (tasks / "arith_gen_small").mkdir()
+    lines = (tasks / "arith_gen/arith_gen.jsonl").read_text().splitlines(keepends=True)
+    (tasks / "arith_gen_small/arith_gen_small.jsonl").write_text("".join(lines[:100]))
+    (tasks / "arith_gen_small/arith_gen_small.yaml").write_text(
+        (tasks / "arith_gen/arith_gen.yaml").read_text().replace("arith_gen", "arith_gen_small"))
+    (repo / "evals/suites/capability.yaml").write_text(
+        SUITE.format(name="capability", task="arith_gen, arith_gen_small"))
+    thresholds = repo / "evals/thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace(
+        "robustness:", "  arith_gen_small:\n    metric: exact_match\n    margin: 0.2\nrobustness:"))
 
-    def add_suite(repo: Path) -> None:
-        path = repo / "configs/adapters/tiny-arith.yaml"
-        text = path.read_text()
-        assert "suites: [capability, safety]" in text
-        path.write_text(text.replace("suites: [capability, safety]",
-                                     "suites: [capability, safety, robustness]"))
 
-    head = pr_branch(repo, "add-robustness", add_suite, agent=False)
-    out = tmp_path / "gate"
-    report = run_gate(repo, "main", head, out, GateSettings(runs_dir=tmp_path / "runs"))
-    check_output("gate", (out / "gate.json").read_text())
+def test_a_suite_that_gains_a_task_blocks_until_a_maintainer_rebaselines(promoted):
+    repo, tmp, settings = promoted
+    add_task(repo)
+    commit_all(repo, "evals: arith_gen_small in the capability suite")
+    git(repo, "push", "-q", "origin", "main")
+
+    def reseed(r: Path) -> None:
+        path = r / "configs/adapters/arith.yaml"
+        path.write_text(path.read_text().replace("seed: 0", "seed: 1"))
+
+    # 1. Nothing to pair the new task's items with: blocked before any training.
+    runs_before = sorted(p.name for p in (settings.runs_dir / "arith").iterdir())
+    report = gate(repo, tmp, settings, pr_branch(repo, "reseed", reseed, agent=False))
     (cfg,) = report["configs"]
-    assert report["verdict"] == "block" and codes(report) == {"MC863"}
+    assert report["verdict"] == "block" and codes(report) == {"MC863"}, codes(report)
     (reason,) = cfg["reasons"]
-    assert reason["task"] == "arith_gen_perturbed" and "re-baseline" in reason["message"]
-    assert not cfg.get("train") and not (tmp_path / "runs").exists()
+    assert reason["task"] == "arith_gen_small" and "re-baseline" in reason["message"]
+    assert not cfg.get("train")
+    assert sorted(p.name for p in (settings.runs_dir / "arith").iterdir()) == runs_before
+
+    # 2. Re-baselining needs a reason, and an adapter that has a baseline to replace.
+    with pytest.raises(UserError) as err:
+        bootstrap(repo, "arith", tmp / "rebase", actor={"merged_by": "maintainer"},
+                  runs_dir=settings.runs_dir, rebaseline=True, reason=" ")
+    assert err.value.code == "MC735"
+    with pytest.raises(UserError) as err:
+        bootstrap(repo, "nope", tmp / "rebase", actor={"merged_by": "maintainer"},
+                  runs_dir=settings.runs_dir, rebaseline=True, reason="why")
+    assert err.value.code == "MC735" and "--bootstrap nope" in err.value.message
+    with pytest.raises(UserError) as err:  # --bootstrap never replaces a baseline
+        bootstrap(repo, "arith", tmp / "rebase", actor={"merged_by": "maintainer"},
+                  runs_dir=settings.runs_dir)
+    assert err.value.code == "MC726" and "--rebaseline arith" in err.value.message
+
+    # 3. The maintainer re-baselines: the same adapter (a training cache hit), evaluated on
+    # every task it runs, promoted unjudged with the reason and the baseline it replaces.
+    old = json.loads((repo / "evals/baselines/arith.json").read_text())
+    why = "capability gained arith_gen_small, which the baseline has no scores for (MC863)"
+    result = bootstrap(repo, "arith", tmp / "rebase", actor={"merged_by": "maintainer"},
+                       runs_dir=settings.runs_dir, model_cache=settings.model_cache,
+                       rebaseline=True, reason=why)
+    git(repo, "pull", "-q", "--ff-only", "origin", "main")
+    assert sorted(p.name for p in (settings.runs_dir / "arith").iterdir()) == runs_before
+    entry = read_entries(repo)[-1]
+    assert entry == result.entry
+    assert (entry["verdict"], entry["rationale"]) == ("bootstrap", why)
+    assert entry["previous"]["commit"] == old["commit"]
+    assert entry["fingerprint"] == old["fingerprint"]
+    baseline = json.loads((repo / "evals/baselines/arith.json").read_text())
+    assert set(baseline["tasks"]) == {"arith_gen", "arith_gen_small", "arith_gen_perturbed"}
+    assert baseline["tasks"]["arith_gen"]["samples"] == old["tasks"]["arith_gen"]["samples"]

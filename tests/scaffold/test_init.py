@@ -79,7 +79,7 @@ def test_bootstrap_then_a_recipe_change_passes_the_gate(repo, tiny_model):
     baseline = json.loads((repo / "evals/baselines/example.json").read_text())
     assert set(baseline["tasks"]) == {"arith_gen", "safety_refusal"}
     card = (repo / "evals/baselines/example.md").read_text()  # the bootstrap's model card
-    assert card.startswith("---\nbase_model: tiny-llama\nlibrary_name: peft\n")
+    assert card.startswith("---\nlibrary_name: peft\n")  # a built-in base: no hub id
     assert "verdict bootstrap" in card and "not judged (bootstrap)" in card
     assert modelcfg(repo, "audit", "verify").returncode == 0
 
