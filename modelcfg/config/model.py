@@ -593,12 +593,15 @@ class Thresholds:
             sequential=_build(Sequential, data["sequential"]), data=data)
 
     def latency_for(self, adapter: str) -> LatencyRule | None:
-        """The latency SLO that applies to ``adapter``; None when the thresholds set none."""
+        """The latency SLO that applies to ``adapter``; None when the thresholds set no limit
+        for it (a ``latency:`` block with only ``adapters:`` entries times only those)."""
         block = self.data.get("latency")
         if not block:
             return None
         merged = {k: v for k, v in block.items() if k != "adapters"}
         merged.update((block.get("adapters") or {}).get(adapter) or {})
+        if merged.get("max_regression") is None and merged.get("max_seconds_per_token") is None:
+            return None
         return LatencyRule(max_regression=merged.get("max_regression"),
                            max_seconds_per_token=merged.get("max_seconds_per_token"),
                            alpha=merged.get("alpha", self.defaults.alpha),

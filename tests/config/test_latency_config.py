@@ -48,3 +48,15 @@ def test_enough_repeats_validate_and_the_rule_merges_the_adapters_entry(tmp_path
 def test_without_a_latency_block_nothing_is_judged(tmp_path):
     init(tmp_path / "r")
     assert load_workspace(FsTree(tmp_path / "r")).thresholds().latency_for("example") is None
+
+
+def test_a_block_of_adapter_entries_times_only_those_adapters(tmp_path):
+    init(tmp_path / "r")
+    path = tmp_path / "r/evals/thresholds.yaml"
+    path.write_text(path.read_text() + "latency:\n  repeats: 16\n  adapters:\n"
+                    "    example:\n      max_seconds_per_token: 0.5\n")
+    thresholds = load_workspace(FsTree(tmp_path / "r")).thresholds()
+    rule = thresholds.latency_for("example")
+    assert (rule.max_regression, rule.max_seconds_per_token, rule.repeats) == (None, 0.5, 16)
+    # no limit applies to another adapter: it is not timed at all
+    assert thresholds.latency_for("other") is None
