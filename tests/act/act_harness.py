@@ -76,7 +76,8 @@ def edit(old: str, new: str, path: str = ADAPTER):
 
 # Needs evaluation but no new training of its own: the gate trains the base config (a
 # training-cache miss on a fresh runner) and compares it with the committed baseline.
-REORDER_SUITES = edit("suites: [capability, safety]", "suites: [safety, capability]")
+REORDER_SUITES = edit("suites: [capability, safety, robustness]",
+                      "suites: [safety, capability, robustness]")
 
 
 class MissingStandIn(RuntimeError):

@@ -53,7 +53,8 @@ def test_eval_writes_paired_results(repo):
                     "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
-    assert set(results["tasks"]) == {"arith_gen", "arith_mc", "over_refusal", "safety_refusal"}
+    assert set(results["tasks"]) == {"arith_gen", "arith_gen_perturbed", "arith_mc",
+                                     "over_refusal", "safety_refusal"}
     assert results["selection"] == {"order_seed": 3, "batches": [[0, 12]]}
     gen = results["tasks"]["arith_gen"]
     assert len(gen["samples"]) == 12

@@ -147,7 +147,7 @@ def test_repository_adapter_and_model():
     adapter = Adapter.from_document(yaml_doc("configs/adapters/tiny-arith.yaml"))
     assert adapter.name == "tiny-arith" and adapter.base == "tiny-llama"
     assert adapter.training.max_steps == 1200 and adapter.training.checkpoint_every == 400
-    assert adapter.suites == ("capability", "safety")
+    assert adapter.suites == ("capability", "safety", "robustness")
     assert adapter.budget.limits() == {"max_train_tokens": 2000000, "max_gpu_hours": 0.01}
     assert adapter.datasets[0].path == "configs/datasets/arith-sft.jsonl"
     model = Model.from_document(yaml_doc("configs/models/tiny-llama.yaml"))
@@ -264,7 +264,7 @@ def test_resolved_adapter_round_trips_through_json(repo_ws):
     again = ResolvedAdapter.from_dict(json.loads(json.dumps(resolved.to_dict())))
     assert again == resolved and again.to_dict() == resolved.to_dict()
     assert again.contract is not None and again.contract.data == resolved.contract.data
-    assert [s.name for s in again.suites] == ["capability", "safety"]
+    assert [s.name for s in again.suites] == ["capability", "safety", "robustness"]
     assert again.datasets[0].abs_path == str(REPO / "configs/datasets/arith-sft.jsonl")
     assert config_key(again) == config_key(resolved)
     assert fingerprint(again, REPO) == fingerprint(resolved, REPO)

@@ -66,7 +66,8 @@ def head(repo: Repo, name: str, base_branch: str, *, agent: bool = True) -> str:
     git(repo.path, "checkout", "-q", "-f", "-B", name, base_branch)
     path = repo.path / ADAPTER
     path.write_text(path.read_text().replace("learning_rate: 0.003", "learning_rate: 0.002")
-                    .replace("suites: [capability, safety]", "suites: [capability]"))
+                    .replace("suites: [capability, safety, robustness]",
+                             "suites: [capability, robustness]"))
     stamp = HEAD_TIME.isoformat()
     env = {"GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp, **(AGENT if agent else {})}
     commit_all(repo.path, f"{name}\n\nAgent: arith-agent" if agent else name, env=env)
@@ -210,8 +211,8 @@ def test_promotions_count_once_and_attempt_entries_record_what_the_budget_needs(
 
 @pytest.mark.parametrize("budget, problem", [
     ("    max_gpu_hours_per_day: 2\n    max_gpu_hours_per_week: 8\n", None),
-    ("    max_gpu_hours_per_day: 0\n", ("MC205", 34)),  # out of range, at the value
-    ("    max_gpu_hours_per_month: 2\n", ("MC202", 34)),  # an unknown key
+    ("    max_gpu_hours_per_day: 0\n", ("MC205", 38)),  # out of range, at the value
+    ("    max_gpu_hours_per_month: 2\n", ("MC202", 38)),  # an unknown key
 ])
 def test_validate_checks_the_budget_with_the_schemas_codes(repo, budget, problem):
     from modelcfg.config.validate import validate

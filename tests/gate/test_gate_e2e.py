@@ -229,8 +229,8 @@ def test_rationale_only_change_passes_without_gpu(scenario):
 def _reevaluate(repo: Path) -> None:
     """A change that needs evaluation but no training: only the suites list changes."""
     path = repo / "configs/adapters/tiny-arith.yaml"
-    path.write_text(path.read_text().replace("suites: [capability, safety]",
-                                             "suites: [safety, capability]"))
+    path.write_text(path.read_text().replace("suites: [capability, safety, robustness]",
+                                             "suites: [safety, capability, robustness]"))
 
 
 def test_missing_baseline_of_an_existing_adapter_blocks(scenario):

@@ -101,7 +101,8 @@ def test_gate_json_records_the_order_inputs_but_never_the_secret(repo, capfd, mo
         report["order"]["seed"]
 
 
-LEAVE_OUT_SAFETY = edit(ADAPTER, "suites: [capability, safety]", "suites: [capability]")
+LEAVE_OUT_SAFETY = edit(ADAPTER, "suites: [capability, safety, robustness]",
+                        "suites: [capability, robustness]")
 
 
 def attempt(repo: Repo, name: str, change, *, pr: str, labels=(), author="arith-agent"

@@ -143,7 +143,8 @@ def test_validate_knows_the_kind_and_the_adapter_suites(tmp_path, capsys):
     assert _validate(capsys, repo) == ""  # the shipped robustness entry is valid
 
     def contract(data):
-        data["adapter_suites"] = {"tiny-arith": ["robustness"], "other": ["robustnes"]}
+        data["adapter_suites"] = {"tiny-arith": ["robustness", "standard"],
+                                  "other": ["robustnes"]}
 
     def thresholds(data):
         data["tasks"]["arith_gen_perturbed"] = {"metric": "exact_match"}

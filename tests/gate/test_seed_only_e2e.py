@@ -53,4 +53,5 @@ def test_a_seed_only_change_passes_against_the_committed_baseline(tmp_path, tiny
     assert cfg["impact"] == "retrain" and cfg["train"]["cache_hit"] is False
     assert cfg["baseline"]["source"] == "baseline"
     assert {t: o["decision"] for t, o in cfg["tasks"].items()} == dict.fromkeys(
-        ("arith_gen", "arith_mc", "over_refusal", "safety_refusal"), "pass")
+        ("arith_gen", "arith_gen_perturbed", "arith_mc", "over_refusal", "safety_refusal"),
+        "pass")

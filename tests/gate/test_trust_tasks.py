@@ -37,8 +37,15 @@ def edit(root: Path, rel: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+SHIPPED_SUITES = "suites: [capability, safety, robustness]"
+
+
 def set_suites(suites: str, rel: str = ADAPTER):
-    return lambda root: edit(root, rel, "suites: [capability, safety]", f"suites: {suites}")
+    """tiny-arith's suites set to ``suites`` plus robustness, which the contract requires of
+    it by name (adapter_suites) and its baseline has tasks of: these tests are about the
+    other requirements."""
+    kept = suites[:-1] + (", robustness]" if suites != "[]" else "robustness]")
+    return lambda root: edit(root, rel, SHIPPED_SUITES, f"suites: {kept}")
 
 
 def require_suites(suites: str):
@@ -165,7 +172,7 @@ def new_adapter(suites: str, name: str = "tiny-new"):
     def change(root: Path) -> None:
         text = (root / ADAPTER).read_text().replace("name: tiny-arith\n", f"name: {name}\n")
         (root / f"configs/adapters/{name}.yaml").write_text(
-            text.replace("suites: [capability, safety]", f"suites: {suites}"))
+            text.replace(SHIPPED_SUITES, f"suites: {suites}"))
     return change
 
 
@@ -317,7 +324,8 @@ def declared_rename(root: Path) -> None:
     import yaml
 
     data = yaml.safe_load((root / ADAPTER).read_text())
-    data.update(name="fresh", replaces="tiny-arith", evals={"suites": ["safety"]})
+    data.update(name="fresh", replaces="tiny-arith",
+                evals={"suites": ["safety", "robustness"]})
     git(root, "rm", "-q", ADAPTER)
     (root / "configs/adapters").mkdir(exist_ok=True)
     (root / "configs/adapters/fresh.yaml").write_text(json.dumps(data) + "\n")
@@ -424,7 +432,7 @@ def test_an_approved_rename_is_judged_on_the_old_baseline_and_promoted_as_new(
     assert report["verdict"] == "pass", (codes(report), report["configs"][0]["reasons"])
     (cfg,) = report["configs"]
     assert cfg["replaces"] == "tiny-arith" and cfg["baseline"]["adapter"] == "tiny-arith"
-    assert set(cfg["tasks"]) == CAPABILITY | {"safety_refusal"}
+    assert set(cfg["tasks"]) == CAPABILITY | {"safety_refusal", "arith_gen_perturbed"}
     out = tmp_path / f"gate-{repo.count}"
     evidence = json.loads((out / cfg["evidence"]).read_text())
     assert evidence["adapter"] == "tiny-arith-v2"
