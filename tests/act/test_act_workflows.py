@@ -128,12 +128,15 @@ def test_gate_blocks_a_regressing_pull_request_with_the_reason_annotated(world):
     (cfg,) = report["configs"]
     assert report["verdict"] == "block" and cfg["impact"] == "retrain"
     # arith_gen and arith_mc fall far below the baseline (MC807); over_refusal, close to
-    # its margin, may also stop for futility (MC825) depending on the item order
+    # its margin, may also stop for futility (MC825), and arith_gen_perturbed (the baseline's
+    # 0.165) for futility or as worse (MC862, MC860), depending on the item order (the base
+    # commit's sha, new in each run of this test, seeds it) and the retrained weights
     blocked = [(r["code"], r["task"]) for r in cfg["reasons"]]
     assert [b for b in blocked if b[0] == "MC807"] == [("MC807", "arith_gen"),
                                                         ("MC807", "arith_mc")], blocked
-    assert set(blocked) - {("MC807", "arith_gen"), ("MC807", "arith_mc")} <= \
-        {("MC825", "over_refusal")}, blocked
+    assert set(blocked) - {("MC807", "arith_gen"), ("MC807", "arith_mc")} <= {
+        ("MC825", "over_refusal"), ("MC862", "arith_gen_perturbed"),
+        ("MC860", "arith_gen_perturbed")}, blocked
     (check,) = check_runs(gh, pr.head_sha)
     assert check["conclusion"] == "failure"
     assert check["output"]["title"].startswith(
