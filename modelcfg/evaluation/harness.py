@@ -37,6 +37,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -189,9 +190,10 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     # Always sorted ids: lm-eval maps the k-th selected doc back to samples[k].
     samples = None if selected[next(iter(to_run))] is None else {
         task.task_name: selected[name] for name, task in to_run.items()}
-    raw = lm_eval.simple_evaluate(model=lm, tasks=list(to_run.values()), samples=samples,
-                                  bootstrap_iters=0, log_samples=True,
-                                  task_manager=task_manager)
+    with _no_git_probe():
+        raw = lm_eval.simple_evaluate(model=lm, tasks=list(to_run.values()), samples=samples,
+                                      bootstrap_iters=0, log_samples=True,
+                                      task_manager=task_manager)
     results = _results_header(lm_eval.__version__, model_path, adapter_path, model_fingerprint,
                               order_seed, offset, limit)
     for name, task in loaded.items():
@@ -203,6 +205,25 @@ def evaluate(model_path: Path, tasks: Sequence[str], tasks_dir: Path, out_path: 
     results["timing"] = {"wall_seconds": round(wall, 3), **meter.summary()}
     write_results(results, out_path)
     return results
+
+
+@contextmanager
+def _no_git_probe():
+    """lm-eval runs ``git describe`` in the working directory to record a git hash in its
+    results. modelcfg records the evaluated commit itself and never reads that hash, and
+    outside a git repository git prints "fatal: not a git repository" on every evaluation
+    (the demo runs in an empty folder). The probe is switched off for the call."""
+    import lm_eval.evaluator as evaluator
+
+    saved = getattr(evaluator, "get_git_commit_hash", None)
+    if saved is None:  # another lm-eval layout: nothing to switch off
+        yield
+        return
+    evaluator.get_git_commit_hash = lambda: None
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash = saved
 
 
 def _loaded_tasks(tasks: Sequence[str], tasks_dir: Path, offline: bool = False):
