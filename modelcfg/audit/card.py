@@ -3,8 +3,8 @@ as ``evals/baselines/<adapter>.md`` (docs/audit.md, "Model cards").
 
 The card opens with the Hugging Face model-card metadata header (a ``---`` YAML block:
 ``base_model`` and ``datasets`` when they are hub ids, ``library_name: peft``, ``tags``,
-``model-index`` with the lm-eval results) and then has five sections: design rationale, eval summary, risk and
-misuse assessment, lineage and cost. It is built from the promoted baseline, the ledger
+``model-index`` with the lm-eval results) and then has five sections: design rationale,
+eval summary, risk and misuse assessment, lineage and cost. It is built from the promoted baseline, the ledger
 entry that promoted it (without its ``hash`` and ``card_sha256``: the entry records the
 card's sha256, so the card cannot hold the entry's own hash), the entries before it and the
 configs at the entry's commit, read from git objects. Nothing else goes in (no clock, no

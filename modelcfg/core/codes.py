@@ -214,8 +214,8 @@ CODES: dict[str, str] = {
     "MC733": ("modelcfg card: the promoted commit is not in this repository (a shallow clone), "
               "or its configs cannot be read"),
     "MC734": "modelcfg card: cannot write the card to --out",
-    "MC735": ("modelcfg promote --rebaseline: the adapter has no baseline to replace, or no "
-              "--reason was given"),
+    "MC735": ("modelcfg promote --rebaseline: the adapter has no baseline to replace, no "
+              "--reason was given, or --bootstrap was given too"),
     # modelcfg history
     "MC740": ("modelcfg history ADAPTER: the ledger has no promotion, rollback or anchor entry "
               "of the adapter (or of a name it continues)"),
