@@ -62,7 +62,7 @@ def plot_timeline(metrics: dict, path: Path, *, title: str, latency: dict | None
     axis = _axis(metrics, latency)
     where = {label: i for i, label in enumerate(axis)}
     rows = 2 if latency else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(7, 3.5 * rows), dpi=100, squeeze=False,
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 3.5 * rows), dpi=100, squeeze=False,
                              sharex=True)
     top = axes[0][0]
     values = []
@@ -73,14 +73,15 @@ def plot_timeline(metrics: dict, path: Path, *, title: str, latency: dict | None
     if all(0 <= v <= 1 for v in values):
         top.set_ylim(-0.02, 1.02)
     top.set_title(title)
-    top.legend(fontsize=7, loc="lower right")
+    # beside the plot, not on it: a legend inside hid points (a low robustness score)
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if latency:
         low = axes[1][0]
         for name, points in sorted(latency.items()):
             low.plot([where[x] for x, _ in points], [v for _, v in points], marker="s",
                      label=name)
         low.set_ylabel("generation tokens/s")
-        low.legend(fontsize=7, loc="best")
+        low.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1][0].set_xticks(range(len(axis)), axis)
     fig.tight_layout()
     buffer = io.BytesIO()
