@@ -32,7 +32,15 @@ def test_the_committed_baseline_was_made_on_the_shipped_weights():
     assert baseline["weights"]["base_sha256"] == shipped.SHIPPED_SHA256[shipped.WEIGHTS_FILE]
 
 
-def test_a_seed_only_change_passes_against_the_committed_baseline(tmp_path, tiny_model):
+def test_a_seed_only_change_passes_against_the_committed_baseline(tmp_path, tiny_model,
+                                                                monkeypatch):
+    # Fixed commit dates: the same commits, so the same derived item order in every run. The
+    # order decides close cases: against a random order the reseeded adapter (0.1625 on
+    # arith_gen_perturbed, the baseline 0.165) stops for futility on robustness in 24 of 2,000
+    # orders (1.2%, within the design's beta). That rate is the gate's; this test checks that
+    # a seed-only change passes, not how often an order is unlucky.
+    for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(name, "2026-01-01T00:00:00+00:00")
     source = tmp_path / "source"
     for folder in ("configs", "evals"):
         shutil.copytree(ROOT / folder, source / folder,
