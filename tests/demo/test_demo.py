@@ -98,10 +98,20 @@ def test_the_demo_closes_the_loop_from_an_installed_wheel(tmp_path):
         assert Path(row["report"]).is_file()
     # every promotion wrote the adapter's model card next to its baseline (audit verify above
     # checked its sha256 against the ledger); its header is a model hub's metadata
-    card = (Path(out["workdir"]) / "maintainer/evals/baselines/example.md").read_text()
+    maintainer = Path(out["workdir"]) / "maintainer"
+    card = (maintainer / "evals/baselines/example.md").read_text()
     meta, results = hub_card(card)
     assert "base_model" not in meta  # a built-in base model has no hub id
     assert {r.task_name for r in results} >= {"arith_gen", "safety_refusal"}
     assert "## Eval summary" in card and "## Risk and misuse assessment" in card
+    # every promotion's card (the bootstrap and both merges), as committed, is one a hub takes
+    commits = subprocess.run(["git", "log", "--format=%H", "--", "evals/baselines/example.md"],
+                             cwd=maintainer, capture_output=True, text=True, check=True
+                             ).stdout.split()
+    assert len(commits) == 3
+    for commit in commits:
+        hub_card(subprocess.run(["git", "show", f"{commit}:evals/baselines/example.md"],
+                                cwd=maintainer, capture_output=True, text=True,
+                                check=True).stdout)
     assert Path(out["workdir"]) == empty / ".modelcfg" / "demo"
     assert sorted(p.name for p in empty.iterdir()) == [".modelcfg"]  # nothing else written
