@@ -23,6 +23,7 @@ Decisions (``max_regression`` m, absolute limit L on seconds per token):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from statistics import median
 from typing import Sequence
 
 from modelcfg.core.numbers import is_finite
@@ -59,12 +60,6 @@ def ratio_interval(candidate: Sequence[float], baseline: Sequence[float],
     middle = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] * ratios[n // 2]) ** 0.5
     return RatioInterval(n=n, ratio=middle, low=ratios[k - 1], high=ratios[n - k],
                          level=1.0 - 2.0 * binom_half_cdf(k - 1, n), k=k)
-
-
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def judge_latency(timings: dict, *, max_regression: float | None, alpha: float,
