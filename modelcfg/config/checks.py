@@ -457,16 +457,16 @@ class Checker:
         if not isinstance(block, dict) or self.rules is None:
             return
         default_alpha = self.rules.defaults.alpha
-        places = [(("latency",), block)]
-        places += [(("latency", "adapters", name), {**block, **entry})
+        # (where, the mapping written there, the rule in force there)
+        places = [(("latency",), block, block)]
+        places += [(("latency", "adapters", name), entry, {**block, **entry})
                    for name, entry in (block.get("adapters") or {}).items()
                    if isinstance(entry, dict)]
-        for where, rule in places:
+        for where, written, rule in places:
             repeats = rule.get("repeats", LATENCY_REPEATS)
             alpha = rule.get("alpha", default_alpha)
             if order_k(repeats, alpha) == 0:
-                at = where + ("repeats",) if "repeats" in (
-                    block if len(where) == 1 else block["adapters"][where[2]]) else where
+                at = where + ("repeats",) if "repeats" in written else where
                 self.add(doc, at, "MC345", f"{repeats} latency timing pair(s) are too few for "
                          f"an interval at alpha {alpha:g}: at least {min_pairs(alpha)} are "
                          "needed (the gate would block every change, MC852); raise repeats")
