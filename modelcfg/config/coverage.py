@@ -50,7 +50,7 @@ def required_by_policy(ws: Workspace, contract: Contract | None,
     for name in contract.required_suites if contract is not None else ():
         for task in suite_tasks(ws, [name]):
             required.setdefault(task, f"the contract requires eval suite {name!r}")
-    own = (contract.adapter_suites or {}).get(adapter, ()) if contract and adapter else ()
+    own = contract.own_suites(adapter) if contract and adapter else ()
     for name in own:
         for task in suite_tasks(ws, [name]):
             required.setdefault(task, f"the contract requires eval suite {name!r} of "
@@ -71,7 +71,7 @@ def coverage_problems(ws: Workspace, doc: Document, contract: Contract | None,
         if name not in listed and (name in ws.suites or ws.unreadable):  # else MC306 there
             out.append(Problem(doc.path, line, col, "MC321", f"the contract requires eval "
                                f"suite {name!r} for every adapter; add it to evals.suites"))
-    own = (contract.adapter_suites or {}).get(doc.data["name"], ()) if contract else ()
+    own = contract.own_suites(doc.data["name"]) if contract else ()
     for name in own:
         if name not in listed and name not in contract.required_suites and (
                 name in ws.suites or ws.unreadable):  # else MC306 at the contract

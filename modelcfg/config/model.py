@@ -422,11 +422,14 @@ class Contract:
     adapter_suites: dict | None = None
     data: dict = field(repr=False, compare=False)
 
+    def own_suites(self, adapter: str) -> tuple[str, ...]:
+        """The suites ``adapter_suites`` requires of ``adapter`` by name (none: empty)."""
+        return tuple((self.adapter_suites or {}).get(adapter, ()))
+
     def suites_required_of(self, adapter: str) -> tuple[str, ...]:
         """The suites ``adapter`` must list: ``required_suites``, then its own
         ``adapter_suites`` entry, each once."""
-        own = (self.adapter_suites or {}).get(adapter, ())
-        return tuple(dict.fromkeys((*self.required_suites, *own)))
+        return tuple(dict.fromkeys((*self.required_suites, *self.own_suites(adapter))))
 
     @classmethod
     def from_document(cls, doc: dict) -> Contract:
