@@ -30,3 +30,13 @@ def test_a_symlink_under_configs_is_refused_before_any_training(tmp_path):
     assert err.value.code == "MC726" and err.value.exit_code == 2
     assert "configs/adapters/alias.yaml" in err.value.message
     assert not (tmp_path / "runs").exists()
+
+
+def test_bootstrap_and_rebaseline_together_are_refused_before_anything_runs(tmp_path, capsys):
+    from modelcfg.cli.app import main
+
+    assert main(["promote", "--bootstrap", "a", "--rebaseline", "a", "--reason", "why",
+                 "--actor", "m", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "MC735 give --bootstrap or --rebaseline, not both" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
